@@ -1,0 +1,32 @@
+"""The exceptions readerstation raises, in one place.
+
+Every message names what was wrong, what was expected, what was received and what to do.
+Callers that show errors to a user (the CLI, the napari plugin) catch :class:`ReaderstationError`
+and print its message, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ReaderstationError(Exception):
+    """Base class of every error readerstation raises on purpose."""
+
+
+class DicomError(ReaderstationError, ValueError):
+    """A DICOM file or series cannot be used as asked (corrupt, incomplete, inconsistent)."""
+
+
+class SeriesSelectionError(DicomError):
+    """The series to load is ambiguous or absent (several series, unknown SeriesInstanceUID)."""
+
+
+class GeometryError(ReaderstationError, ValueError):
+    """Geometry that cannot be handled correctly (points off the volume, inconsistent frames)."""
+
+
+class MeasurementError(ReaderstationError, ValueError):
+    """A measurement that cannot be made (zero length, off the image, on another series)."""
+
+
+class CriteriaError(ReaderstationError, ValueError):
+    """Input that the response criteria cannot evaluate (impossible lesion set, bad field)."""

@@ -20,6 +20,10 @@ class SeriesSelectionError(DicomError):
     """The series to load is ambiguous or absent (several series, unknown SeriesInstanceUID)."""
 
 
+class LoadCancelled(ReaderstationError):
+    """Loading a series was stopped on request (a progress callback returned False)."""
+
+
 class GeometryError(ReaderstationError, ValueError):
     """Geometry that cannot be handled correctly (points off the volume, inconsistent frames)."""
 
@@ -30,3 +34,7 @@ class MeasurementError(ReaderstationError, ValueError):
 
 class CriteriaError(ReaderstationError, ValueError):
     """Input that the response criteria cannot evaluate (impossible lesion set, bad field)."""
+
+
+class SampleDataError(ReaderstationError, ValueError):
+    """The synthetic sample trial cannot be designed or written as asked (bad design, bad folder)."""

@@ -86,7 +86,7 @@ class Volume:
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: NDArray[np.float64]
-    slice_positions: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
+    slice_positions: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]
     sop_instance_uids: tuple[str, ...] = ()
     frame_numbers: tuple[int, ...] = ()
     frame_of_reference_uid: str | None = None

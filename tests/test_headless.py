@@ -47,7 +47,10 @@ def test_every_core_module_imports_without_gui_packages() -> None:
 
 def test_cli_help_runs_headless() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "readerstation", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "readerstation", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "readerstation" in result.stdout

@@ -111,7 +111,9 @@ class Volume:
             )
         origin = tuple(float(o) for o in self.origin)
         if len(origin) != 3 or not all(np.isfinite(origin)):
-            raise GeometryError(f"Volume.origin must be three finite LPS mm values; got {self.origin!r}")
+            raise GeometryError(
+                f"Volume.origin must be three finite LPS mm values; got {self.origin!r}"
+            )
         direction = np.asarray(self.direction, dtype=np.float64)
         if direction.shape != (3, 3):
             raise GeometryError(f"Volume.direction must be 3x3; received shape {direction.shape}")
@@ -271,7 +273,9 @@ class Volume:
         else:
             k0 = np.clip(np.searchsorted(offsets, d, side="right") - 1, 0, nz - 2)
             k = k0 + (d - offsets[k0]) / (offsets[k0 + 1] - offsets[k0])
-        plane_origin = self.index_to_patient(np.column_stack([k, np.zeros_like(k), np.zeros_like(k)]))
+        plane_origin = self.index_to_patient(
+            np.column_stack([k, np.zeros_like(k), np.zeros_like(k)])
+        )
         rel = p - plane_origin
         x = (rel @ self.direction[:, 0]) / self.spacing[2]
         y = (rel @ self.direction[:, 1]) / self.spacing[1]

@@ -274,3 +274,31 @@ class TestCriteriaObjects:
         assert criteria_from_name("mrecist", sd_min_days=None).sd_min_days == 35
         with pytest.raises(CriteriaError, match=r"recist1\.1"):
             criteria_from_name("who")
+
+
+class TestReviewFindings:
+    """Cases found in the independent review (each failed before its fix)."""
+
+    def test_reappearance_after_cr_is_pd_even_with_a_target_not_evaluated(self):
+        # RECIST FAQ / issue 4: any lesion reappearing after an overall CR is PD. T1 is back at
+        # 3 mm (below the 5 mm absolute rule), T2 was not imaged: the missing lesion cannot undo
+        # the progression -> PD, not NE
+        got = _target([3.0, None], base=50.0, nadir=0.0, after_cr=True)
+        assert got is R.PD
+        # nothing reappeared and T2 missing: NE (cannot tell CR)
+        assert _target([0.0, None], base=50.0, nadir=0.0, after_cr=True) is R.NE
+
+    def test_pd_edges_are_inclusive(self):
+        # RECIST 1.1 4.3.1 "at least a 20 % increase ... an absolute increase of at least 5 mm":
+        # nadir 25 mm -> 30 mm is exactly +20 % and exactly +5 mm: PD
+        assert _target([30.0], base=40.0, nadir=25.0) is R.PD
+        # nadir 25 -> 29.9 mm: +19.6 %, +4.9 mm: not PD, and -25.25 % from 40 is not PR: SD
+        assert _target([29.9], base=40.0, nadir=25.0) is R.SD
+        # PR edge: 100 -> 70 mm is exactly -30 %: PR; 70.1 mm is not
+        assert _target([70.0], base=100.0, nadir=100.0) is R.PR
+        assert _target([70.1], base=100.0, nadir=100.0) is R.SD
+
+    def test_node_at_exactly_10_mm_is_not_normal(self):
+        # RECIST 1.1 4.3.1: CR needs every node "reduction in short axis to < 10 mm"
+        assert _target([0.0, 9.9], [False, True], base=40.0, nadir=40.0) is R.CR
+        assert _target([0.0, 10.0], [False, True], base=40.0, nadir=40.0) is R.PR

@@ -305,3 +305,68 @@ def test_mrecist_subject_without_enhancing_target_is_ne():
     res = derive_subject_response(tl.subjects[0], MRecistCriteria())
     assert res.best_overall_response is R.NE and not res.evaluable
     assert res.timepoints[1].overall_response is R.NE
+
+
+class TestReviewFindings:
+    """Edges worked by hand from the rules (RECIST 1.1 Table 3, FDA 2018), added in review."""
+
+    def test_pfs_gap_edge_is_inclusive(self):
+        # last adequate day 84; 2 x 42 + 7 = 91 days later (day 175) is still the second
+        # scheduled visit's window -> event; day 176 means two visits missed -> censored at 84
+        res = derive_subject_response(responses([(42, "SD"), (84, "SD"), (175, "PD")]), RECIST)
+        assert (res.pfs_days, res.pfs_event) == (175, True)
+        res = derive_subject_response(responses([(42, "SD"), (84, "SD"), (176, "PD")]), RECIST)
+        assert (res.pfs_days, res.pfs_event) == (84, False)
+        assert res.progression_date == START + dt.timedelta(days=176)  # still reported
+
+    def test_dor_censored_when_pd_follows_missed_assessments(self):
+        # PR day 42 confirmed day 84, then PD day 200 (> 84 + 91): DOR censored at the last
+        # adequate assessment: 84 - 42 = 42 days, no event
+        res = derive_subject_response(responses([(42, "PR"), (84, "PR"), (200, "PD")]), RECIST)
+        assert (res.duration_of_response_days, res.dor_event) == (42, False)
+
+    def test_death_is_a_dor_event(self):
+        # PR day 42 confirmed day 84, death day 120 (36 days after the last adequate): DOR 78
+        res = derive_subject_response(responses([(42, "PR"), (84, "PR")], death=120), RECIST)
+        assert (res.duration_of_response_days, res.dor_event) == (78, True)
+        assert res.progression_date is None and (res.pfs_days, res.pfs_event) == (120, True)
+
+    def test_os_uses_last_assessment_when_last_known_alive_is_earlier(self):
+        # alive at the day-84 assessment even if last_known_alive says day 60
+        res = derive_subject_response(responses([(42, "SD"), (84, "SD")], alive=60), RECIST)
+        assert (res.os_days, res.os_event) == (84, False)
+
+    def test_table_3_cr_then_reappearance_before_sd_minimum_is_pd(self):
+        # Table 3 "CR | SD | SD provided minimum criteria for SD duration met, otherwise PD" and
+        # footnote a: after a true CR any disease seen later is PD. Measured: CR day 21,
+        # T1 back at 8 mm day 30 -> timepoint PD; CR at day 21 < 35 -> BOR PD
+        tl = Timeline.from_json(
+            {
+                "subjects": [
+                    {
+                        "subject": "S05",
+                        "treatment_start": day(0),
+                        "assessments": [
+                            {"date": day(-5), "targets": [_t(40.0)]},
+                            {"date": day(21), "targets": [_t("absent")]},
+                            {"date": day(30), "targets": [_t(8.0)]},
+                        ],
+                    }
+                ]
+            }
+        )
+        res = derive_subject_response(tl.subjects[0], RECIST)
+        assert [tp.overall_response for tp in res.timepoints[1:]] == [R.CR, R.PD]
+        assert res.best_overall_response is R.PD
+
+    def test_ne_timepoint_is_not_the_nadir_for_bor(self):
+        # 50 -> 30 (PR) day 42; day 84 T1 not evaluated (NE); day 126 36 mm: +20 %, +6 mm over
+        # the 30 mm nadir -> PD; the PR at day 42 is unconfirmed (NE, then PD) -> BOR SD
+        res = _meas([(42, 30.0, "none"), (84, None, "none"), (126, 36.0, "none")])
+        assert [tp.overall_response for tp in res.timepoints[1:]] == [R.PR, R.NE, R.PD]
+        assert res.best_overall_response is R.SD
+        assert res.timepoints[3].change_from_nadir_pct == pytest.approx(20.0)
+
+
+def _t(d):
+    return {"lesion": "T1", "organ": "liver", "nodal": False, "diameter_mm": d}

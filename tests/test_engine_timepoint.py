@@ -250,3 +250,79 @@ class TestParsing:
         }
         with pytest.raises(CriteriaError, match="overall_response"):
             Timeline.from_json(bad)
+
+
+class TestReviewFindings:
+    """Cases found in the independent review (each failed before its fix)."""
+
+    def test_lymph_nodes_are_one_organ(self):
+        # RECIST 1.1 Q&A (EORTC, "Two target lesions"): "Nodes are considered to be one organ":
+        # three nodal targets in three regions exceed the 2-per-organ limit
+        nodes = [
+            tgt("N1", 20.0, organ="mediastinum", nodal=True),
+            tgt("N2", 18.0, organ="retroperitoneum", nodal=True),
+            tgt("N3", 16.0, organ="porta_hepatis", nodal=True),
+        ]
+        s = subject([(-5, nodes, [], "none")])
+        with pytest.raises(CriteriaError, match="per organ"):
+            derive_timepoints(s, RECIST)
+        derive_timepoints(subject([(-5, nodes[:2], [], "none")]), RECIST)  # two are fine
+
+    def test_intrahepatic_limit_is_its_own_parameter(self):
+        # mRECIST "up to two intrahepatic targets" as a parameter: raising it alone allows 3
+        s = subject([(-5, [tgt("T1", 30.0), tgt("T2", 20.0), tgt("T3", 15.0)], [], "none")])
+        derive_timepoints(s, MRecistCriteria(max_intrahepatic_targets=3))
+
+    def test_assessment_with_only_new_lesions_is_pd_not_ne(self):
+        # RECIST 1.1 Table 1 "Any | Any | Yes | PD": a follow-up that records only an
+        # unequivocal new lesion (targets not re-imaged) is PD; before the fix it was read as a
+        # "not done" response-only assessment (NE)
+        s = Timeline.from_json(
+            {
+                "subjects": [
+                    {
+                        "subject": "S01",
+                        "treatment_start": day(0),
+                        "assessments": [
+                            {"date": day(-5), "targets": [tgt("T1", 30.0)]},
+                            {"date": day(42), "new_lesions": "unequivocal"},
+                        ],
+                    }
+                ]
+            }
+        ).subjects[0]
+        tps, _ = derive_timepoints(s, RECIST)
+        assert tps[1].target_response is R.NE  # T1 not evaluated
+        assert tps[1].overall_response is R.PD
+        res = derive_subject_response(s, RECIST)
+        assert res.progression_date == START + dt.timedelta(days=42)
+
+    def test_missing_target_after_cr_with_reappearance_is_pd(self):
+        s = subject(
+            [
+                (-5, [tgt("T1", 30.0), tgt("T2", 20.0, organ="lung")], [], "none"),
+                (42, [tgt("T1", "absent"), tgt("T2", "absent", organ="lung")], [], "none"),
+                (84, [tgt("T1", 3.0), tgt("T2", None, organ="lung")], [], "none"),
+            ]
+        )
+        tps, _ = derive_timepoints(s, RECIST)
+        assert tps[1].overall_response is R.CR
+        assert tps[2].overall_response is R.PD
+
+    def test_survival_dates_before_treatment_start_are_refused(self):
+        data = {
+            "subjects": [
+                {
+                    "subject": "S09",
+                    "treatment_start": day(0),
+                    "death_date": day(-2),
+                    "assessments": [{"date": day(-5), "targets": [tgt("T1", 30.0)]}],
+                }
+            ]
+        }
+        with pytest.raises(CriteriaError, match=r"subject S09, field death_date.*treatment_start"):
+            Timeline.from_json(data)
+        data["subjects"][0]["death_date"] = None
+        data["subjects"][0]["last_known_alive"] = day(-1)
+        with pytest.raises(CriteriaError, match=r"subject S09, field last_known_alive"):
+            Timeline.from_json(data)

@@ -193,3 +193,35 @@ def test_ttr_dor_and_follow_up():
     # reverse KM: "events" (alive) at 500 and 600, death at 400 censored: S(500) = 0.5 exactly
     # until 600 -> R's midpoint rule gives 550 days
     assert out["follow_up"]["median_months"] == m(550)
+
+
+def test_rate_is_zero_once_every_subject_had_the_event():
+    # 3 subjects progress at days 100, 200, 300: S = 0 from day 300. The 12-month rate is 0
+    # (known), not "past follow-up"; its CI is undefined (R gives NA)
+    km = compute_kaplan_meier([100, 200, 300], [True, True, True])
+    assert km.survival_at(365.25) == (0.0, None, None)
+    out = km.to_json()
+    assert out["rates"]["12"] == {"rate": 0.0, "ci95": None}
+    # censored last: S stays 1/3 but unknown beyond day 300 -> null
+    km = compute_kaplan_meier([100, 200, 300], [True, True, False])
+    assert km.survival_at(365.25) is None
+
+
+def test_spider_lines_start_at_baseline_zero():
+    # a spider plot shows % change from baseline: every line starts at 0 % at the baseline scan
+    from readerstation.engine.plots import plot_spider
+
+    visits = [(-5, 50.0), (42, 40.0), (84, 30.0)]
+    assessments = [
+        {"date": day(d), "targets": [{"lesion": "T1", "organ": "liver", "diameter_mm": v}]}
+        for d, v in visits
+    ]
+    tl = Timeline.from_json(
+        {"subjects": [{"subject": "S01", "treatment_start": day(0), "assessments": assessments}]}
+    )
+    fig = plot_spider(derive_subject_responses(tl, Recist11Criteria()))
+    (line,) = [
+        ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) > 1 and ln.get_marker() == "o"
+    ]
+    assert list(line.get_ydata()) == pytest.approx([0.0, -20.0, -40.0])
+    assert list(line.get_xdata()) == pytest.approx([-5 / 7, 6.0, 12.0])

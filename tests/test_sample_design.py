@@ -127,20 +127,26 @@ def test_expected_sums_and_responses_match_hand_arithmetic(truth: dict, key) -> 
     assert exp["best_overall_response"]["confirmed"] == bor
 
 
+# PD absolute minimum over the nadir: RECIST 1.1 4.3.1 "at least 5 mm"; mRECIST (Lencioni &
+# Llovet 2010) has none. These are also the response engine's defaults.
+PD_MIN_MM = {"RECIST 1.1": 5.0, "mRECIST": 0.0}
+
+
 def test_response_margins_are_clear_of_thresholds(truth: dict) -> None:
     """A 1.5 mm error on each of two targets (3 mm on the sum) must not flip a call."""
     for subj in truth["subjects"]:
         for crit, exp in subj["expected"].items():
             base = exp["timepoints"][0]["sum_mm"]
+            pd_min = PD_MIN_MM[crit]
             for tp in exp["timepoints"][1:]:
                 s, nadir = tp["sum_mm"], tp["nadir_mm"]
                 for delta in (-3.0, 3.0):
                     from_base = 100 * (s + delta - base) / base
                     from_nadir = 100 * (s + delta - nadir) / nadir
                     pr = from_base <= -30
-                    pd_ = from_nadir >= 20 and s + delta - nadir >= 5
+                    pd_ = from_nadir >= 20 and s + delta - nadir >= pd_min
                     was_pr = tp["change_from_baseline_pct"] <= -30
-                    was_pd = tp["change_from_nadir_pct"] >= 20 and s - nadir >= 5
+                    was_pd = tp["change_from_nadir_pct"] >= 20 and s - nadir >= pd_min
                     assert (pr, pd_) == (was_pr, was_pd), (subj["subject"], crit, tp["date"])
 
 
@@ -209,3 +215,62 @@ def test_timelines_follow_engine_input_format() -> None:
                     assert nt["status"] in {"present", "absent", "unequivocal_progression",
                                             "not_evaluated"}  # fmt: skip
                 assert all(math.isfinite(t["diameter_mm"]) for t in a["targets"])
+
+
+def test_ground_truth_uses_the_engine_contract_and_defaults(truth: dict) -> None:
+    """Category strings and new-lesion words of the CLI contract (docs/response-engine.md), and
+    the thresholds of the criteria papers that are also the engine's defaults: RECIST 1.1 PD
+    +20 % and +5 mm, mRECIST PD +20 % with no absolute minimum, PR -30 %, confirmation 28 days,
+    SD minimum 35 days (6-weekly imaging minus a 7-day window)."""
+    crit = truth["criteria"]
+    for name, pd_min in PD_MIN_MM.items():
+        c = crit[name]
+        assert (c["pr_change_pct"], c["pd_change_pct"], c["pd_min_increase_mm"]) == (
+            -30.0,
+            20.0,
+            pd_min,
+        )
+        assert (c["confirmation_min_days"], c["sd_min_days_from_treatment_start"]) == (28, 35)
+    categories = {"CR", "PR", "SD", "PD", "NE", "NON-CR/NON-PD"}
+    for subj in truth["subjects"]:
+        for exp in subj["expected"].values():
+            base, *fus = exp["timepoints"]
+            assert base["new_lesions"] is None and base["overall_response"] is None
+            for tp in fus:
+                assert tp["new_lesions"] in {"none", "equivocal", "unequivocal"}
+                for field in ("target_response", "non_target_response", "overall_response"):
+                    assert tp[field] in categories, (subj["subject"], field, tp[field])
+            assert set(exp["best_overall_response"].values()) <= categories
+    hcc3 = truth["subjects"][2]["expected"]["RECIST 1.1"]["timepoints"]
+    assert [tp["new_lesions"] for tp in hcc3] == [None, "unequivocal", "unequivocal", "unequivocal"]
+    hcc1 = truth["subjects"][0]["expected"]["RECIST 1.1"]["timepoints"]
+    assert hcc1[1]["non_target_response"] == "NON-CR/NON-PD"
+
+
+def test_ground_truth_criteria_match_engine_defaults(truth: dict) -> None:
+    """The generator's restated thresholds and the engine's parameter objects agree."""
+    params = pytest.importorskip("readerstation.criteria.params")
+    for name, cls in (("RECIST 1.1", params.Recist11Criteria), ("mRECIST", params.MRecistCriteria)):
+        c, e = truth["criteria"][name], cls()
+        assert c["pr_change_pct"] == -e.pr_decrease_pct
+        assert c["pd_change_pct"] == e.pd_increase_pct
+        assert c["pd_min_increase_mm"] == e.pd_absolute_min_mm
+        assert c["confirmation_min_days"] == e.confirm_days
+        assert c["sd_min_days_from_treatment_start"] == e.sd_min_days
+
+
+def test_changed_expected_responses_do_not_force_rewriting_series(tmp_path: Path) -> None:
+    """Only what the pixels depend on marks a subject stale; new response rules do not."""
+    import json
+
+    from readerstation.sample import trial
+
+    truth = derive_ground_truth(tmp_path, derive_trial_design())
+    old = json.loads(json.dumps(truth))
+    old["subjects"][0]["expected"]["RECIST 1.1"]["best_overall_response"]["confirmed"] = "SD"
+    path = tmp_path / "ground_truth.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    assert trial._stale_subjects(path, truth) == set()
+    old["subjects"][1]["timepoints"][0]["lesions"][0]["long_axis_mm"] += 1.0
+    path.write_text(json.dumps(old), encoding="utf-8")
+    assert trial._stale_subjects(path, truth) == {"HCC-002"}

@@ -42,7 +42,15 @@ def test_engine_reproduces_designed_responses(timeline: str, name: str, truth_ke
         exp = subj["expected"][truth_key]
         got = by_subject[subj["subject"]]
         assert [tp.sum_mm for tp in got.timepoints] == [t["sum_mm"] for t in exp["timepoints"]]
-        assert [_value(tp.overall_response) for tp in got.timepoints[1:]] == [
-            t["overall_response"] for t in exp["timepoints"][1:]
-        ], subj["subject"]
+        for field in ("target_response", "non_target_response", "new_lesions", "overall_response"):
+            assert [_value(getattr(tp, field)) for tp in got.timepoints] == [
+                t[field] for t in exp["timepoints"]
+            ], (subj["subject"], field)
+        assert [tp.change_from_baseline_pct for tp in got.timepoints] == pytest.approx(
+            [t["change_from_baseline_pct"] for t in exp["timepoints"]], abs=0.05
+        )
         assert _value(got.best_overall_response) == exp["best_overall_response"]["confirmed"]
+        assert (
+            _value(got.best_overall_response_unconfirmed)
+            == exp["best_overall_response"]["unconfirmed"]
+        )

@@ -53,13 +53,29 @@ class ResponseCriteria:
         Smallest baseline short axis of a porta hepatis node (``organ`` = "porta_hepatis") to be a
         malignant target (mm). RECIST 1.1: the general 15 mm. mRECIST: 20 mm (lymph nodes at the
         porta hepatis are malignant only from 2 cm short axis, as they enlarge in cirrhosis).
+    measurable_slice_thickness_factor : float
+        A non-nodal target must also be at least this many times the slice thickness of the
+        series it is measured on (when the thickness is known). 2 (RECIST 1.1 appendix II: "if
+        CT scans have slice thickness greater than 5 mm, the minimum size for a measurable lesion
+        should be twice the slice thickness"; with slices <= 5 mm the 10 mm minimum governs).
+    target_requires_typical_hcc : bool
+        Intrahepatic targets must be typical HCC with intratumoral arterial enhancement
+        (``Lesion.typical_hcc`` true). RECIST 1.1: False. mRECIST: True (Lencioni & Llovet 2010:
+        targets "show intratumoral arterial enhancement"; atypical lesions are non-targets).
+    target_uses_viable_diameter : bool
+        Intrahepatic targets are measured, and checked for measurability, by their viable
+        (arterially enhancing) long axis. RECIST 1.1: False. mRECIST: True (viable diameter
+        >= ``min_measurable_mm``, 10 mm).
     max_targets : int
         Most target lesions in total. 5 (RECIST 1.1 3.3.1).
     max_targets_per_organ : int
-        Most target lesions per organ. 2 (RECIST 1.1 3.3.1).
+        Most target lesions per organ. 2 (RECIST 1.1 3.3.1). All lymph nodes (``nodal`` targets,
+        whatever their ``organ``) count as one organ (RECIST 1.1 Q&A, EORTC: "Nodes are
+        considered to be one organ"). The liver has its own limit, ``max_intrahepatic_targets``.
     max_intrahepatic_targets : int
-        Most targets with ``organ`` = "liver". 2 (RECIST 1.1 per organ; mRECIST: "up to two
-        intrahepatic target lesions").
+        Most targets with ``organ`` = "liver" (used for the liver instead of
+        ``max_targets_per_organ``). 2 (RECIST 1.1 per organ; mRECIST: "up to two intrahepatic
+        target lesions").
     confirm_days : int
         A CR or PR is confirmed by a later assessment at least this many days after it (date
         difference, inclusive: exactly 28 days confirms). 28 days (RECIST 1.1 4.6: "no less than
@@ -125,6 +141,9 @@ class ResponseCriteria:
     min_measurable_mm: float = 10.0
     min_measurable_node_mm: float = 15.0
     porta_hepatis_node_min_mm: float = 15.0
+    measurable_slice_thickness_factor: float = 2.0
+    target_requires_typical_hcc: bool = False
+    target_uses_viable_diameter: bool = False
     max_targets: int = 5
     max_targets_per_organ: int = 2
     max_intrahepatic_targets: int = 2
@@ -203,7 +222,8 @@ class MRecistCriteria(ResponseCriteria):
     diameters; CR = no intratumoral arterial enhancement in any target; PD +20 % over the viable
     nadir with no absolute minimum (``pd_absolute_min_mm`` = 0); at most 2 intrahepatic targets;
     porta hepatis nodes malignant from 20 mm; effusions need cytology; new intrahepatic lesions
-    need the typical HCC pattern and >= 1 cm, or >= 1 cm interval growth.
+    need the typical HCC pattern and >= 1 cm, or >= 1 cm interval growth; intrahepatic targets
+    must be typical HCC, measured (and measurable, >= 10 mm) by their viable diameter.
 
     Examples
     --------
@@ -216,6 +236,8 @@ class MRecistCriteria(ResponseCriteria):
     name: ClassVar[str] = "mRECIST"
     pd_absolute_min_mm: float = 0.0
     porta_hepatis_node_min_mm: float = 20.0
+    target_requires_typical_hcc: bool = True
+    target_uses_viable_diameter: bool = True
     effusion_requires_cytology: bool = True
     new_lesion_requires_typical_hcc: bool = True
     new_lesion_min_mm: float = 10.0

@@ -103,21 +103,26 @@ def compute_target_response(
     """
     total = 0.0
     missing = False
-    all_gone = True
+    reappeared = False  # an evaluated target that is not gone (non-nodal > 0, node >= 10 mm)
     node_limit = criteria.node_normal_short_axis_mm - _EPS
     for v, is_node in zip(values_mm, nodal, strict=True):
         if v is None:
             missing = True
-            all_gone = False
             continue
         total += v
-        if all_gone and (v >= node_limit if is_node else v > _EPS):
-            all_gone = False
+        if not reappeared and (v >= node_limit if is_node else v > _EPS):
+            reappeared = True
+    after_cr_pd = after_cr and reappeared and criteria.reappearance_after_cr_is_pd
     if missing:
-        return Response.PD if check_pd_increase(total, nadir_sum_mm, criteria) else Response.NE
+        # a missing target cannot undo progression shown by the evaluated ones (appendix I),
+        # nor a lesion that reappeared after a CR
+        if after_cr_pd or check_pd_increase(total, nadir_sum_mm, criteria):
+            return Response.PD
+        return Response.NE
+    all_gone = not reappeared
     if all_gone:
         return Response.CR
-    if after_cr and criteria.reappearance_after_cr_is_pd:
+    if after_cr_pd:
         return Response.PD
     if check_pd_increase(total, nadir_sum_mm, criteria):
         return Response.PD

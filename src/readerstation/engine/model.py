@@ -166,6 +166,16 @@ class SubjectTimeline:
                     f"({self.assessments[k - 1].date}), received {self.assessments[k].date}; "
                     "list assessments in date order without duplicates."
                 )
+        for field, value in (
+            ("death_date", self.death_date),
+            ("last_known_alive", self.last_known_alive),
+        ):
+            if value is not None and value < self.treatment_start:
+                raise CriteriaError(
+                    f"subject {self.subject}, field {field}: expected on or after "
+                    f"treatment_start ({self.treatment_start}), received {value}; fix the date "
+                    "(survival times are counted from treatment start)."
+                )
         last = self.assessments[-1].date
         if self.death_date is not None and self.death_date < last:
             raise CriteriaError(
@@ -463,7 +473,13 @@ def _assessment(item: object, where: _Where) -> Assessment:
         raise where.fail("assessment", "an object with a date", item)
     date = _required_date(item.get("date"), where, "date")
     where.date = date
-    has_lesions = "targets" in item or "non_targets" in item
+    # An assessment that records only new lesions (e.g. {"date", "new_lesions": "unequivocal"})
+    # is a lesion assessment (targets and non-targets not evaluated), not a "not done" one.
+    has_lesions = (
+        "targets" in item
+        or "non_targets" in item
+        or ("new_lesions" in item and "overall_response" not in item)
+    )
     if "overall_response" in item and not has_lesions:
         raw = item["overall_response"]
         if raw is None or raw == "":

@@ -93,8 +93,10 @@ def plot_spider(results: Sequence[SubjectResult], *, title: str | None = None) -
             for tp in r.timepoints
             if tp.change_from_baseline_pct is not None
         ]
-        if len(pts) < 2:
+        if not pts or r.timepoints[0].sum_mm is None:
             continue
+        # every line starts at the baseline, 0 % by definition
+        pts.insert(0, ((r.timepoints[0].date - r.treatment_start).days / 7.0, 0.0))
         xs, ys = zip(*pts, strict=True)
         ax.plot(
             xs,

@@ -162,8 +162,13 @@ class KaplanMeierResult:
 
     def survival_at(self, t_days: float) -> tuple[float, float | None, float | None] | None:
         """S(t) and its 95 % CI at ``t_days``; None beyond the last observed time (as R's
-        ``summary(fit, times=)``)."""
-        if self.n == 0 or t_days > float(self.times[-1]) + 1e-9:
+        ``summary(fit, times=)``), except that a curve that has dropped to 0 stays 0 (CI None):
+        when every subject had the event before ``t_days`` the rate is known to be 0."""
+        if self.n == 0:
+            return None
+        if t_days > float(self.times[-1]) + 1e-9:
+            if float(self.survival[-1]) <= 0.0:
+                return (0.0, None, None)
             return None
         i = int(np.searchsorted(self.times, t_days, side="right")) - 1
         if i < 0:

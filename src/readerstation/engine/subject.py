@@ -71,7 +71,7 @@ class SubjectResult:
         follow-ups (for the waterfall plot).
     os_days : int or None
         Death date (event) or last-known-alive date (censored; the last assessment when not
-        given) minus treatment start (days).
+        given or later) minus treatment start (days).
     os_event : bool or None
         Death.
     evaluable : bool
@@ -322,7 +322,11 @@ def derive_subject_response(subject: SubjectTimeline, criteria: ResponseCriteria
         os_days: int | None = (death - start).days
         os_event: bool | None = True
     else:
-        last_alive = subject.last_known_alive or subject.assessments[-1].date
+        # the subject was alive at every assessment: a last-known-alive date earlier than the
+        # last assessment would shorten OS follow-up
+        last_alive = max(
+            subject.last_known_alive or subject.assessments[-1].date, subject.assessments[-1].date
+        )
         os_days, os_event = max(0, (last_alive - start).days), False
 
     return SubjectResult(

@@ -34,6 +34,8 @@ __all__ = ["TimepointResult", "derive_timepoints"]
 
 _NOT_EVALUATED = NonTargetStatus.NOT_EVALUATED
 _LESION = LesionKind.LESION
+_LIVER = "liver"
+_LYMPH_NODES = "lymph_nodes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +178,16 @@ def _check_baseline(
                 enhancing += 1
         ids.append(t.lesion)
         nodal.append(t.nodal)
-        if t.organ:
-            key = _organ_key(t.organ)
+        # all lymph nodes, whatever their region, are one organ (RECIST 1.1 Q&A "Two target
+        # lesions": "Nodes are considered to be one organ")
+        key = _LYMPH_NODES if t.nodal else _organ_key(t.organ) if t.organ else ""
+        if key:
             per_organ[key] = per_organ.get(key, 0) + 1
     if len(ids) > criteria.max_targets:
         raise _fail(sid, 1, date, "targets", f"at most {criteria.max_targets} targets", len(ids))
     for organ, n in per_organ.items():
+        if organ == _LIVER:
+            continue  # the liver's own limit below
         if n > criteria.max_targets_per_organ:
             raise _fail(
                 sid,
@@ -191,14 +197,14 @@ def _check_baseline(
                 f"at most {criteria.max_targets_per_organ} targets per organ ({organ})",
                 n,
             )
-    if per_organ.get("liver", 0) > criteria.max_intrahepatic_targets:
+    if per_organ.get(_LIVER, 0) > criteria.max_intrahepatic_targets:
         raise _fail(
             sid,
             1,
             date,
             "targets",
             f"at most {criteria.max_intrahepatic_targets} intrahepatic targets",
-            per_organ["liver"],
+            per_organ[_LIVER],
         )
     evaluable = True
     if criteria.require_enhancing_target:
@@ -419,7 +425,10 @@ def derive_timepoints(
                         k,
                         a.date,
                         f"non_targets[{j}].lesion",
-                        "a baseline non-target id (" + ", ".join(nt_ids) + ")",
+                        "a baseline non-target id (" + ", ".join(nt_ids) + ")"
+                        if nt_ids
+                        else "no non-targets (the baseline has none; new lesions go in "
+                        "new_lesions)",
                         n.lesion,
                     )
                 statuses[i] = n.status

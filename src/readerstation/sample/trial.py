@@ -248,6 +248,14 @@ def _criteria(subj: SubjectDesign, rules: ResponseRules, viable: bool) -> dict[s
     }
 
 
+_CRITERIA_SOURCE = {
+    "RECIST 1.1": "the response engine's defaults (readerstation.criteria.Recist11Criteria): "
+    "Eisenhauer et al. 2009; SD minimum 35 days = 6-weekly imaging minus a 7-day window",
+    "mRECIST": "the response engine's defaults (readerstation.criteria.MRecistCriteria): "
+    "Lencioni & Llovet 2010, PD +20 % over the viable nadir with no absolute minimum",
+}
+
+
 def derive_ground_truth(
     out: Path, subjects: Iterable[SubjectDesign], grid: SliceGrid = DEFAULT_GRID
 ) -> dict[str, Any]:
@@ -284,6 +292,7 @@ def derive_ground_truth(
                 "pd_min_increase_mm": r.pd_min_increase_mm,
                 "confirmation_min_days": r.confirmation_min_days,
                 "sd_min_days_from_treatment_start": r.sd_min_days,
+                "source": _CRITERIA_SOURCE[r.name],
             }
             for r in (RECIST_1_1, MRECIST)
         },
@@ -464,8 +473,20 @@ def _stale_subjects(path: Path, truth: dict[str, Any]) -> set[str]:
     return {
         s["subject"]
         for s in truth["subjects"]
-        if not same_version or (s["subject"] in old_subjects and old_subjects[s["subject"]] != s)
+        if not same_version
+        or (
+            s["subject"] in old_subjects
+            and _rendered_part(old_subjects[s["subject"]]) != _rendered_part(s)
+        )
     }
+
+
+def _rendered_part(subject_entry: Any) -> Any:
+    """A subject's ground-truth entry without the expected responses: what its pixels depend on
+    (a change in the response rules must not force the series to be rewritten)."""
+    if not isinstance(subject_entry, dict):
+        return subject_entry
+    return {k: v for k, v in subject_entry.items() if k != "expected"}
 
 
 @dataclass(frozen=True)

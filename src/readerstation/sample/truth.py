@@ -8,12 +8,18 @@ produces for the sample (which the sample tests check against hand-computed numb
 Rules (RECIST 1.1, Eisenhauer 2009; mRECIST, Lencioni & Llovet 2010, same arithmetic on the viable
 diameters):
 
-* target CR: sum 0; PD: sum >= nadir * (1 + 20 %) and >= nadir + 5 mm (nadir = smallest sum so
-  far, baseline included); PR: sum <= baseline * (1 - 30 %); otherwise SD;
-* non-targets: all absent -> CR, unequivocal progression -> PD, otherwise NON_CR_NON_PD;
+* target CR: sum 0; PD: sum >= nadir * (1 + 20 %) and >= nadir + ``pd_min_increase_mm``
+  (RECIST 1.1: 5 mm; mRECIST 2010: no absolute minimum, 0 mm) (nadir = smallest sum so far,
+  baseline included); PR: sum <= baseline * (1 - 30 %); otherwise SD;
+* non-targets: all absent -> CR, unequivocal progression -> PD, otherwise NON-CR/NON-PD;
 * an unequivocal new lesion -> PD;
 * best overall response: CR/PR need confirmation by a CR/PR at least ``confirmation_min_days``
-  later; SD needs an SD-or-better assessment at least ``sd_min_days`` after treatment start.
+  later; SD needs an SD-or-better assessment at least ``sd_min_days`` (35) after treatment start.
+
+The thresholds, the category strings (``NON-CR/NON-PD``) and the ``new_lesions`` words (``none``,
+``unequivocal``) are those of the response engine's contract and defaults
+(``readerstation.criteria.Recist11Criteria`` / ``MRecistCriteria``, docs/response-engine.md);
+``tests/test_sample_design.py`` checks that they stay equal.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ class Response(Enum):
     PR = "PR"
     SD = "SD"
     PD = "PD"
-    NON_CR_NON_PD = "NON_CR_NON_PD"
+    NON_CR_NON_PD = "NON-CR/NON-PD"
     NE = "NE"
 
 
@@ -60,11 +66,13 @@ class ResponseRules:
     pd_change_pct : float
         Percent change from nadir at or above which targets are PD (+20).
     pd_min_increase_mm : float
-        Absolute increase over nadir also required for PD (5 mm).
+        Absolute increase over nadir also required for PD (RECIST 1.1: 5 mm; mRECIST: 0 mm, the
+        2010 definition has no absolute minimum).
     confirmation_min_days : int
         Minimum days between a CR/PR and the assessment confirming it (28).
     sd_min_days : int
-        Minimum days after treatment start for SD to count as best response (42).
+        Minimum days after treatment start for SD to count as best response (35: 6-weekly
+        imaging minus a 7-day window, the engine's default).
     """
 
     name: str
@@ -72,7 +80,7 @@ class ResponseRules:
     pd_change_pct: float = 20.0
     pd_min_increase_mm: float = 5.0
     confirmation_min_days: int = 28
-    sd_min_days: int = 42
+    sd_min_days: int = 35
 
     def __post_init__(self) -> None:
         if not self.pr_change_pct < 0 < self.pd_change_pct:
@@ -83,7 +91,7 @@ class ResponseRules:
 
 
 RECIST_1_1 = ResponseRules("RECIST 1.1")
-MRECIST = ResponseRules("mRECIST")
+MRECIST = ResponseRules("mRECIST", pd_min_increase_mm=0.0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ class TimepointSums:
     non_targets_absent: bool = False
     non_target_progression: bool = False
     new_lesion: bool = False
+    """An unequivocal new lesion is present."""
 
     @property
     def sum_mm(self) -> float:
@@ -113,7 +122,8 @@ class TimepointResult:
     change_from_nadir_pct: float | None
     target_response: Response | None
     non_target_response: Response | None
-    new_lesions: bool
+    new_lesions: str | None
+    """``"none"`` or ``"unequivocal"`` (the engine's words); None at baseline."""
     overall_response: Response | None
 
     def to_dict(self) -> dict[str, object]:
@@ -157,7 +167,7 @@ def derive_timepoint_responses(
     if not assessments:
         raise SampleDataError("derive_timepoint_responses needs at least a baseline assessment.")
     base = assessments[0]
-    out = [TimepointResult(base.date, base.sum_mm, None, None, None, None, None, False, None)]
+    out = [TimepointResult(base.date, base.sum_mm, None, None, None, None, None, None, None)]
     nadir = base.sum_mm
     for a in assessments[1:]:
         s = a.sum_mm
@@ -191,8 +201,9 @@ def derive_timepoint_responses(
             overall = Response.PR
         else:
             overall = Response.SD
+        new = "unequivocal" if a.new_lesion else "none"
         out.append(TimepointResult(a.date, s, nadir, from_base, from_nadir, tr, ntr,
-                                   a.new_lesion, overall))  # fmt: skip
+                                   new, overall))  # fmt: skip
         nadir = min(nadir, s)
     return out
 

@@ -38,3 +38,27 @@ class CriteriaError(ReaderstationError, ValueError):
 
 class SampleDataError(ReaderstationError, ValueError):
     """The synthetic sample trial cannot be designed or written as asked (bad design, bad folder)."""
+
+
+class ModelError(ReaderstationError, ValueError):
+    """A domain object (subject, timepoint, lesion, measurement, read) that cannot be valid."""
+
+
+class StoreError(ReaderstationError):
+    """The store cannot do what was asked (bad URL, unknown read, a database it cannot open)."""
+
+
+class AuthenticationError(StoreError, PermissionError):
+    """Unknown user or wrong password (the message never says which of the two)."""
+
+
+class AccessDenied(ReaderstationError, PermissionError):
+    """The acting user may not see or do this (role or blinding); the refusal is audited."""
+
+
+class ReadLockedError(StoreError):
+    """A write to a signed (immutable) read; amend it to make a new version instead."""
+
+
+class ConcurrentEditError(StoreError):
+    """Someone else changed this record since it was loaded; reload it and apply the change again."""

@@ -22,6 +22,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "readerstation.cli.dicom_commands",
     "readerstation.cli.sample_commands",
     "readerstation.cli.engine_commands",
+    "readerstation.cli.store_commands",
+    "readerstation.cli.measure_commands",
 )
 
 
@@ -33,6 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"readerstation {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="store URL (SQLAlchemy; default: $READERSTATION_DB or sqlite:///var/readerstation.sqlite)",
+    )
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        default=None,
+        help="acting user (default: $READERSTATION_USER); password from $READERSTATION_PASSWORD "
+        "or a prompt",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _COMMAND_MODULES:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from readerstation.dicom import index_folder, load_series, plan_series, select_series
-from readerstation.errors import DicomError, GeometryError
-from readerstation.geometry import Volume
+if TYPE_CHECKING:
+    from readerstation.geometry import Volume
 
 
 def _parse_point(text: str) -> tuple[float, float, float]:
@@ -73,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 # ---------------------------------------------------------------------------------- index
 def run_index(args: argparse.Namespace) -> int:
     """Handler of ``readerstation index``."""
+    from readerstation.dicom import index_folder  # heavy (pydicom): import on use
+
     idx = index_folder(args.path)
     if args.json:
         print(json.dumps([s.to_json() for s in idx.series], indent=2))
@@ -111,6 +112,8 @@ def run_index(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- info
 def _sample(vol: Volume, point: tuple[float, float, float]) -> tuple[dict[str, Any], str | None]:
+    from readerstation.errors import GeometryError
+
     try:
         z, y, x = vol.nearest_index(point)
     except GeometryError as exc:
@@ -125,6 +128,9 @@ def _sample(vol: Volume, point: tuple[float, float, float]) -> tuple[dict[str, A
 
 def run_info(args: argparse.Namespace) -> int:
     """Handler of ``readerstation info``."""
+    from readerstation.dicom import index_folder, load_series, plan_series, select_series
+    from readerstation.errors import DicomError
+
     idx = index_folder(args.path)
     info, choice_warnings = select_series(idx, args.series)
     plan = plan_series(info)

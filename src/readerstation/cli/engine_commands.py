@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from readerstation.criteria.params import ResponseCriteria, criteria_from_name
-from readerstation.engine.model import load_timeline
-from readerstation.engine.subject import SubjectResult
-from readerstation.engine.trial import derive_subject_responses, derive_trial_summary
+if TYPE_CHECKING:
+    from readerstation.criteria.params import ResponseCriteria
+    from readerstation.engine.subject import SubjectResult
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -82,6 +81,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _criteria(args: argparse.Namespace) -> ResponseCriteria:
+    from readerstation.criteria.params import criteria_from_name
+
     return criteria_from_name(
         args.criteria,
         confirm_days=args.confirm_days,
@@ -91,6 +92,10 @@ def _criteria(args: argparse.Namespace) -> ResponseCriteria:
 
 
 def _results(args: argparse.Namespace) -> tuple[ResponseCriteria, Any, list[SubjectResult]]:
+    # heavy (lifelines, statsmodels): imported on use, so `--help` stays fast
+    from readerstation.engine.model import load_timeline
+    from readerstation.engine.trial import derive_subject_responses
+
     criteria = _criteria(args)
     timeline = load_timeline(args.timeline)
     return criteria, timeline, derive_subject_responses(timeline, criteria)
@@ -122,6 +127,8 @@ def _run_response(args: argparse.Namespace) -> int:
 
 
 def _run_summary(args: argparse.Namespace) -> int:
+    from readerstation.engine.trial import derive_trial_summary
+
     criteria, timeline, results = _results(args)
     summary = derive_trial_summary(results, criteria, timeline=timeline)
     data = summary.to_json()
@@ -171,6 +178,7 @@ def _nr(x: float | None) -> str:
 
 def _run_plots(args: argparse.Namespace) -> int:
     from readerstation.engine.plots import save_trial_plots
+    from readerstation.engine.trial import derive_trial_summary
 
     criteria, timeline, results = _results(args)
     summary = derive_trial_summary(results, criteria, timeline=timeline)

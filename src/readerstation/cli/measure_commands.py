@@ -20,9 +20,6 @@ import json
 import math
 from typing import Any
 
-from readerstation.dicom import index_folder, load_series, plan_series, select_series
-from readerstation.measure import propose_diameters
-
 
 def _parse_seed(text: str) -> tuple[float, float, float]:
     parts = [p.strip() for p in text.split(",")]
@@ -71,6 +68,10 @@ def _fmt(points: list[list[float]] | None) -> str:
 
 def run_measure(args: argparse.Namespace) -> int:
     """Handler of ``readerstation measure``."""
+    # heavy (pydicom, scipy, scikit-image): imported on use, so `--help` stays fast
+    from readerstation.dicom import index_folder, load_series, plan_series, select_series
+    from readerstation.measure import propose_diameters
+
     idx = index_folder(args.path)
     info, choice_warnings = select_series(idx, args.series)
     vol = load_series(plan_series(info))

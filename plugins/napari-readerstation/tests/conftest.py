@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,3 +99,40 @@ def shared_testdata(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real test data {path} is absent (see /work/shared/testdata/README.md)")
     return path
+
+
+class SlowDecoding:
+    """``readerstation.dicom.load_stored_pixels`` slowed by ``delay`` s, calls recorded."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.calls: list[tuple[str, float]] = []  # (thread name, time.perf_counter())
+
+
+@pytest.fixture
+def slow_decoding(monkeypatch: pytest.MonkeyPatch) -> SlowDecoding:
+    """Make decoding one file for the drag-and-drop reader take 0.15 s more; count decodes."""
+    from readerstation import dicom
+
+    original = dicom.load_stored_pixels
+    slow = SlowDecoding(0.15)
+
+    def decode(path):
+        slow.calls.append((threading.current_thread().name, time.perf_counter()))
+        time.sleep(slow.delay)
+        return original(path)
+
+    monkeypatch.setattr(dicom, "load_stored_pixels", decode)
+    return slow
+
+
+@pytest.fixture
+def drops(make_napari_viewer, qtbot):
+    """Teardown: stop the reader's background loads and wait for their threads (before the
+    viewers close: a worker finishing after its viewer is gone aborts PyQt)."""
+    from napari_readerstation import _reader
+
+    yield _reader
+    for load in list(_reader._ACTIVE):
+        load.stop()
+    qtbot.waitUntil(lambda: not _reader.active_loads(), timeout=30000)

@@ -9,11 +9,13 @@ from dicom_builder import write_ct_series, write_three_phase_study
 from napari_readerstation._adapter import from_layer
 from napari_readerstation._controller import (
     ReadingController,
+    derive_studies,
     derive_subject_code,
     iter_folder_index,
 )
 from napari_readerstation._windows import STANDARD_WINDOWS, WindowPreset, find_window
 
+from readerstation import dicom
 from readerstation.errors import GeometryError, ReaderstationError, SeriesSelectionError
 
 
@@ -44,6 +46,7 @@ def test_window_presets_refuse_nonsense():
         ("sample_dicom", "generated/HCC-003/TP1/s/1.dcm", "HCC-003"),
         ("HCC-007", "TP0_baseline/3_arterial/0001.dcm", "HCC-007"),  # opened the subject
         ("HCC-007", "0001.dcm", "HCC-007"),
+        ("HCC-007/TP0_baseline", "3_arterial/0001.dcm", "HCC-007"),  # opened a timepoint
     ],
 )
 def test_subject_code_comes_from_folder_names(tmp_path, root_name, rel, code):
@@ -55,6 +58,20 @@ def test_subject_code_falls_back_to_first_subfolder(tmp_path):
     root = tmp_path / "trial"
     assert derive_subject_code(root / "patientA" / "x.dcm", root) == "patientA"
     assert derive_subject_code(root / "x.dcm", root) == "trial"
+
+
+def test_a_timepoint_folder_opened_on_its_own_is_one_study_of_its_subject(tmp_path):
+    # HCC-901/20240115/{s1,s2,s3}: opening 20240115 used to make each series folder a "subject"
+    uids = write_three_phase_study(tmp_path / "trial", "HCC-901")
+    timepoint = tmp_path / "trial" / "HCC-901" / "20240115"
+    (study,) = derive_studies(dicom.index_folder(timepoint), timepoint)
+    assert study.subject == "HCC-901"
+    assert [s.series_uid for s in study.series] == [
+        uids["non_contrast"],
+        uids["arterial"],
+        uids["portal_venous"],
+    ]
+    assert study.proposed.series_uid == uids["arterial"]
 
 
 def test_controller_refuses_to_load_before_a_folder_is_open():

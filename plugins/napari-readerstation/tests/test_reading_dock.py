@@ -45,17 +45,27 @@ def _wait_loaded(qtbot, widget):
     return widget.binding.layer
 
 
-def test_reader_opens_folder_with_arterial_phase_in_mm(make_napari_viewer, three_phase):
-    root, uids = three_phase
-    viewer = make_napari_viewer()
-    layers = viewer.open(str(root), plugin="napari-readerstation")
+def _dropped(qtbot, viewer, path) -> object:
+    """``viewer.open(path)`` with the readerstation reader, then wait until the layer is complete."""
+    layers = viewer.open(str(path), plugin="napari-readerstation")
     assert len(layers) == 1
     layer = layers[0]
+    qtbot.waitUntil(lambda: layer.metadata["readerstation"].loaded, timeout=WAIT_MS)
+    return layer
+
+
+def test_reader_opens_folder_with_arterial_phase_in_mm(
+    make_napari_viewer, qtbot, drops, three_phase
+):
+    root, uids = three_phase
+    viewer = make_napari_viewer()
+    layer = _dropped(qtbot, viewer, root)
     assert layer.name == "HCC-901 arterial AX ARTERIAL"
     record = layer.metadata["readerstation"]
     assert record.info.series_uid == uids["arterial"]
     assert tuple(layer.contrast_limits) == (15.0, 165.0)  # liver W150 / L90
     assert layer.colormap.name == "gray"
+    assert isinstance(layer.data, np.ndarray)  # the complete array replaced the lazy one
     assert layer.data[MARKER_INDEX] == MARKER_HU
     np.testing.assert_allclose(layer.data_to_world(MARKER_INDEX), MARKER_WORLD, atol=1e-6)
     view = from_layer(layer)
@@ -67,11 +77,13 @@ def test_reader_opens_folder_with_arterial_phase_in_mm(make_napari_viewer, three
     assert viewer.dims.displayed == (1, 2)  # axial: rows (P) down, columns (L) right
 
 
-def test_reader_opens_the_series_of_a_single_file(make_napari_viewer, three_phase, tmp_path):
+def test_reader_opens_the_series_of_a_single_file(
+    make_napari_viewer, qtbot, drops, three_phase, tmp_path
+):
     root, uids = three_phase
     one_file = next((root / "HCC-901" / "20240115" / "s3").glob("*.dcm"))
     viewer = make_napari_viewer()
-    (layer,) = viewer.open(str(one_file), plugin="napari-readerstation")
+    layer = _dropped(qtbot, viewer, one_file)
     assert layer.metadata["readerstation"].info.series_uid == uids["portal_venous"]
     assert layer.data.shape == (6, 32, 40)  # the whole series, not one slice
     from napari_readerstation._reader import get_reader
@@ -82,7 +94,7 @@ def test_reader_opens_the_series_of_a_single_file(make_napari_viewer, three_phas
 
 
 def test_reader_refuses_bad_folders_with_a_message(
-    make_napari_viewer, corrupt_folder, no_image_folder
+    make_napari_viewer, drops, corrupt_folder, no_image_folder
 ):
     viewer = make_napari_viewer()
     n = len(notification_manager.records)
@@ -291,7 +303,7 @@ def test_folder_without_images_is_explained(make_napari_viewer, qtbot, no_image_
     assert len(viewer.layers) == 0
 
 
-def test_unsure_phase_asks_the_reader(make_napari_viewer, qtbot, unsure_folder):
+def test_unsure_phase_asks_the_reader(make_napari_viewer, qtbot, drops, unsure_folder):
     root, _uids = unsure_folder
     viewer = make_napari_viewer()
     widget = _dock(viewer)

@@ -109,3 +109,38 @@ def test_mixed_series_gets_a_message_not_a_crash(make_napari_viewer, qtbot, name
     assert "Traceback" not in widget.status.text()
     assert len(viewer.layers) == 0
     assert widget.progress.isHidden()
+
+
+@pytest.mark.parametrize("name", ["mr_sagittal_supine_HFS", "mr_enhanced_multiframe_philips"])
+def test_dropped_real_mr_has_header_values_and_positions(make_napari_viewer, qtbot, drops, name):
+    """Drag and drop of real MR (one file per slice, and one 64-frame enhanced file): every slice
+    shown is the stored frame times its own rescale, at its ImagePositionPatient (pydicom)."""
+    folder = shared_testdata(name)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(folder), plugin="napari-readerstation")
+    qtbot.waitUntil(lambda: layer.metadata["readerstation"].loaded, timeout=30000)
+    volume = from_layer(layer).volume
+    assert isinstance(layer.data, np.ndarray) and layer.data.shape == volume.shape
+    low, high = layer.contrast_limits  # MR: robust limits from the data, not the liver window
+    assert (low, high) != (15.0, 165.0) and layer.data.min() <= low < high <= layer.data.max()
+    files = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        ds = pydicom.dcmread(path)
+        files[ds.SOPInstanceUID] = ds
+    nz = volume.shape[0]
+    for k in sorted({0, nz // 2, nz - 1}):
+        ds = files[volume.sop_instance_uids[k]]
+        frames = ds.pixel_array if int(ds.get("NumberOfFrames", 1)) > 1 else ds.pixel_array[None]
+        f = volume.frame_numbers[k] - 1
+        if "PerFrameFunctionalGroupsSequence" in ds:
+            group = ds.PerFrameFunctionalGroupsSequence[f]
+            pvt = group.PixelValueTransformationSequence[0]
+            slope, intercept = float(pvt.RescaleSlope), float(pvt.RescaleIntercept)
+            ipp = [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+        else:
+            slope = float(ds.get("RescaleSlope", 1))
+            intercept = float(ds.get("RescaleIntercept", 0))
+            ipp = [float(v) for v in ds.ImagePositionPatient]
+        expected = frames[f].astype(np.float64) * slope + intercept
+        np.testing.assert_allclose(layer.data[k], expected, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(volume.slice_positions[k], ipp, atol=1e-3)

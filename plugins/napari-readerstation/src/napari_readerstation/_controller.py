@@ -17,6 +17,7 @@ background is split into steps so that a GUI can run the slow ones (:meth:`LoadJ
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "OpenSeries",
     "ReadingController",
     "StudyEntry",
+    "derive_folder_subject",
     "derive_studies",
     "derive_subject_code",
     "is_cancellation",
@@ -56,19 +58,35 @@ def derive_subject_code(file: Path, root: Path) -> str:
     """The trial subject code of a file under ``root``, from folder names only.
 
     The first folder (from ``root`` itself down to the file's folder) that looks like a trial
-    code (``HCC-001``) wins; otherwise the first sub-folder of ``root``, otherwise ``root``'s name.
+    code (``HCC-001``) wins; then ``root``'s parent when it looks like one (a timepoint folder of
+    a subject was opened); otherwise the first sub-folder of ``root``, otherwise ``root``'s name.
     DICOM patient name, ID and birth date are never used.
     """
+    return derive_folder_subject(file.parent, root)
+
+
+def derive_folder_subject(folder: Path, root: Path) -> str:
+    """The trial subject code of the files of ``folder`` (``root`` or below), as
+    :func:`derive_subject_code`."""
     root = root.resolve()
     try:
-        rel_parts = file.resolve().relative_to(root).parts[:-1]
+        rel_parts = folder.resolve().relative_to(root).parts
     except ValueError:
         rel_parts = ()
-    candidates = (root.name, *rel_parts)
-    for part in candidates:
+    for part in (root.name, *rel_parts):
         if _SUBJECT_CODE.match(part):
             return part
+    if _SUBJECT_CODE.match(root.parent.name):
+        return root.parent.name
     return rel_parts[0] if rel_parts else root.name
+
+
+def _study_folder(series: Sequence[Any], root: Path) -> Path:
+    """The deepest folder holding every file of ``series`` (``root`` when they have none)."""
+    parents = {str(Path(f).resolve().parent) for info in series for f in info.files}
+    if not parents:
+        return root
+    return Path(os.path.commonpath(sorted(parents)))
 
 
 def looks_like_dicom(path: Path) -> bool:
@@ -170,6 +188,9 @@ def _iso_date(value: str | None) -> str | None:
 def derive_studies(index: Any, root: Path) -> tuple[StudyEntry, ...]:
     """Group the image series of a folder index into studies, ordered by subject then date.
 
+    A study is one StudyInstanceUID; its subject code comes from the folder that holds all its
+    series (:func:`derive_folder_subject`).
+
     Parameters
     ----------
     index : readerstation.dicom.FolderIndex
@@ -177,13 +198,14 @@ def derive_studies(index: Any, root: Path) -> tuple[StudyEntry, ...]:
     root : Path
         The folder that was indexed (subject codes come from its sub-folder names).
     """
-    groups: dict[tuple[str, str], list[Any]] = {}
+    by_study: dict[str, list[Any]] = {}
     for info in index.image_series():
-        first = Path(info.files[0]) if info.files else root
-        subject = derive_subject_code(first, root)
-        groups.setdefault((subject, info.study_uid), []).append(info)
+        by_study.setdefault(info.study_uid, []).append(info)
     studies = []
-    for (subject, study_uid), members in groups.items():
+    for study_uid, members in by_study.items():
+        # the subject of a study comes from the folder holding all its series, so that the
+        # series folders of a timepoint folder opened on its own are not taken for subjects
+        subject = derive_folder_subject(_study_folder(members, root), root)
         members.sort(key=lambda s: (s.series_number is None, s.series_number or 0, s.description))
         studies.append(
             StudyEntry(

@@ -25,6 +25,7 @@ run: setup sample
 
 lint: setup
 	$(BIN)/ruff check src tests bench plugins/napari-readerstation
+	$(BIN)/ruff format --check src tests bench plugins/napari-readerstation
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

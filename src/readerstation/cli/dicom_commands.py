@@ -19,21 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from readerstation.cli._args import parse_lps_point
+
 if TYPE_CHECKING:
     from readerstation.geometry import Volume
-
-
-def _parse_point(text: str) -> tuple[float, float, float]:
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(
-            f"expected X,Y,Z in patient LPS mm (e.g. --sample=-12.5,40,-803); got {text!r}"
-        )
-    try:
-        x, y, z = (float(p) for p in parts)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"X,Y,Z must be numbers; got {text!r}") from exc
-    return (x, y, z)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -61,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--sample",
         metavar="X,Y,Z",
         action="append",
-        type=_parse_point,
+        type=parse_lps_point,
         default=[],
         help="patient LPS point (mm) to sample; repeatable; write --sample=X,Y,Z",
     )

@@ -17,23 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
-
-def _parse_seed(text: str) -> tuple[float, float, float]:
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(
-            f"expected X,Y,Z in patient LPS mm (e.g. --seed=-70,-15,60); got {text!r}"
-        )
-    try:
-        x, y, z = (float(p) for p in parts)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"X,Y,Z must be numbers; got {text!r}") from exc
-    if not all(math.isfinite(v) for v in (x, y, z)):
-        raise argparse.ArgumentTypeError(f"X,Y,Z must be finite; got {text!r}")
-    return (x, y, z)
+from readerstation.cli._args import parse_lps_point
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -53,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--seed",
         metavar="X,Y,Z",
         required=True,
-        type=_parse_seed,
+        type=parse_lps_point,
         help="point inside the lesion, patient LPS mm; write --seed=X,Y,Z",
     )
     p.add_argument("--json", action="store_true", help="print JSON")

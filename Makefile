@@ -32,7 +32,8 @@ lint: setup
 # The store tests also run on a real PostgreSQL server, started on 127.0.0.1 for the run.
 test-core: setup sample
 	pg_url="$$(bash scripts/test-postgres.sh start)" || { echo "could not start PostgreSQL for the tests"; exit 1; }; \
-	  READERSTATION_TEST_PG_URL="$$pg_url" $(BIN)/python -m pytest -q -n 2 tests
+	  READERSTATION_TEST_PG_URL="$$pg_url" $(BIN)/python -m pytest -q -n 2 --doctest-modules \
+	    --ignore=src/readerstation/store/migrations tests src/readerstation
 
 test-ui: setup sample
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest -q plugins/napari-readerstation/tests

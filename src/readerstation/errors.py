@@ -62,3 +62,7 @@ class ReadLockedError(StoreError):
 
 class ConcurrentEditError(StoreError):
     """Someone else changed this record since it was loaded; reload it and apply the change again."""
+
+
+class ReadingError(ReaderstationError, ValueError):
+    """A reading gesture that cannot be done now (no read open, no such lesion, baseline unsigned)."""

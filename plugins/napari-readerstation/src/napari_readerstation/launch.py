@@ -58,6 +58,9 @@ def launch(viewer: Any, folder: Path | None, db_path: Path | None = None) -> Any
     widget = ReadingWidget(viewer, controller)
     viewer.window.add_dock_widget(widget, name="Reading", area=DOCK_AREA)
     if folder is not None:
+        from napari_readerstation._measure_widget import add_measure_dock
+
+        add_measure_dock(viewer, folder, None if db_path is None else f"sqlite:///{db_path}")
         widget.open_folder(folder, load_proposed=True)
     return widget
 

@@ -1,0 +1,249 @@
+"""Keeps napari layers in step with a :class:`~readerstation.reading.ReadingSession` (no Qt here).
+
+The session is the truth. The binding shows the session's series as an image layer and one
+napari Shapes layer per line kind (``long``, ``short``, ``viable``), each line owned by one
+lesion (its tracking id in ``layer.features["tracking_id"]``). When the reader draws or drags a
+line, ``layer.events.data`` fires; the binding converts the end points to patient LPS mm through
+the adapter (layer data -> world -> :meth:`VolumeView.world_to_patient`) and calls
+:meth:`ReadingSession.set_line`. Whatever happens, the layers are then redrawn from the session:
+a refused line (off the image, two slices, zero length) snaps back to the saved one and the
+reason is announced on :attr:`MeasureBinding.message`, never raised::
+
+    binding = MeasureBinding(viewer, session)
+    session.open("HCC-001", "TP0"); binding.show_read()
+    binding.active_lesion = "T1"
+    binding.layers["long"].add_lines([p0_data, p1_data])   # -> session.set_line("T1", "long", ...)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from psygnal import Signal
+
+from napari_readerstation._adapter import VolumeView
+from napari_readerstation._binding import to_layer_data
+from napari_readerstation._windows import find_window
+from readerstation.errors import GeometryError, MeasurementError, ReaderstationError, ReadingError
+from readerstation.reading import LineKind, ReadingSession
+
+__all__ = ["LINE_COLOURS", "LINE_WIDTHS", "MeasureBinding"]
+
+_log = logging.getLogger(__name__)
+
+#: Edge colour of each kind of line.
+LINE_COLOURS = {LineKind.LONG: "yellow", LineKind.SHORT: "cyan", LineKind.VIABLE: "orange"}
+_LINE_FIELD = {
+    LineKind.LONG: "long_axis_line",
+    LineKind.SHORT: "short_axis_line",
+    LineKind.VIABLE: "viable_line",
+}
+#: Edge width (screen pixels) of each kind: the viable line is drawn thinner, over the long axis.
+LINE_WIDTHS = {LineKind.LONG: 2.0, LineKind.SHORT: 2.0, LineKind.VIABLE: 1.0}
+_SAME_MM = 1e-3
+
+
+class MeasureBinding:
+    """Shows a reading session's series and lines in ``viewer`` and turns edits into calls.
+
+    Parameters
+    ----------
+    viewer : napari.components.ViewerModel
+    session : ReadingSession
+
+    Signals
+    -------
+    message(str, bool)
+        A text for the reader and whether it is an error.
+    changed()
+        The session's read changed (a line was saved or refused).
+    """
+
+    message = Signal(str, bool)
+    changed = Signal()
+
+    def __init__(self, viewer: Any, session: ReadingSession) -> None:
+        self.viewer = viewer
+        self.session = session
+        self.image_layer: Any | None = None
+        self.layers: dict[LineKind, Any] = {}
+        self.view: VolumeView | None = None
+        self.active_lesion: str | None = None
+        self._syncing = False
+        self._removing: dict[LineKind, tuple[int, ...]] = {}
+
+    # ------------------------------------------------------------------ showing
+    def show_read(self) -> None:
+        """(Re)build the image and line layers for the session's open read."""
+        self.clear()
+        session = self.session
+        volume = session.volume
+        self.view = VolumeView.of(volume)
+        data, kwargs, _ = to_layer_data(
+            session.read.subject.code, session.series, self.view, find_window("Liver"), loaded=True
+        )
+        kwargs["name"] = f"{session.read.subject.code}/{session.read.timepoint.label} reading"
+        self.image_layer = self.viewer.add_image(data, **kwargs)
+        self.viewer.dims.axis_labels = kwargs["axis_labels"]
+        self.viewer.dims.ndisplay = 2
+        for kind in LineKind:
+            layer = self.viewer.add_shapes(
+                ndim=3,
+                name=f"{kind.value} axis" if kind is not LineKind.VIABLE else "viable diameter",
+                edge_color=LINE_COLOURS[kind],
+                edge_width=LINE_WIDTHS[kind],
+                face_color="transparent",
+                features={"tracking_id": np.array([], dtype=object)},
+                **self.view.layer_kwargs(),
+            )
+            layer.events.data.connect(lambda event, k=kind: self._on_data(k, event))
+            self.layers[kind] = layer
+        self.viewer.reset_view()
+        self.redraw()
+        first = next((a for a in session.read.lesions if a.measurement is not None), None)
+        if first is not None:
+            self.jump_to(first.lesion.label)
+        else:
+            self.viewer.dims.set_point(0, self.view.middle_slice_world())
+
+    def clear(self) -> None:
+        """Remove the layers this binding added."""
+        for layer in [self.image_layer, *self.layers.values()]:
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.image_layer, self.layers, self.view = None, {}, None
+
+    def _lines(self, kind: LineKind) -> list[tuple[str, Any]]:
+        out = []
+        for a in self.session.read.lesions:
+            m = a.measurement
+            line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
+            if line is not None:
+                out.append((a.lesion.tracking_id, line))
+        return out
+
+    def redraw(self) -> None:
+        """Redraw every line layer from the session (the saved read is the truth)."""
+        if self.view is None:
+            return
+        self._syncing = True
+        try:
+            for kind, layer in self.layers.items():
+                lines = self._lines(kind)
+                shapes = [self._patient_to_data(layer, [ln.start, ln.end]) for _, ln in lines]
+                layer.data = []
+                if shapes:
+                    layer.add_lines(
+                        shapes, edge_color=LINE_COLOURS[kind], edge_width=LINE_WIDTHS[kind]
+                    )
+                layer.features = {"tracking_id": np.array([t for t, _ in lines], dtype=object)}
+        finally:
+            self._syncing = False
+
+    def jump_to(self, lesion: str) -> None:
+        """Show the slice of a lesion's first line."""
+        if self.view is None:
+            return
+        a = self.session.assessment(lesion)
+        m = a.measurement
+        for kind in LineKind:
+            line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
+            if line is not None:
+                world = self.view.patient_to_world(np.asarray(line.start))
+                self.viewer.dims.set_point(0, float(world[0]))
+                return
+
+    # ------------------------------------------------------------------ coordinates
+    def _shown_view(self) -> VolumeView:
+        if self.view is None:
+            raise ReadingError("no read is shown; open a task first.")
+        return self.view
+
+    def _data_to_patient(self, layer: Any, vertices: Any) -> NDArray[np.float64]:
+        """LPS mm of a shapes layer's vertices: layer data -> world -> patient (the adapter)."""
+        world = np.array([layer.data_to_world(np.asarray(v, float)) for v in vertices])
+        return self._shown_view().world_to_patient(world)
+
+    def _patient_to_data(self, layer: Any, points_lps: Any) -> NDArray[np.float64]:
+        """Layer data coordinates of LPS points: patient -> world (the adapter) -> layer data."""
+        world = self._shown_view().patient_to_world(np.asarray(points_lps, float))
+        return np.array([layer.world_to_data(w) for w in world])
+
+    def _sop_of(self, lps: NDArray[np.float64]) -> str:
+        volume = self.session.volume
+        try:
+            k = volume.nearest_index(lps)[0]
+        except GeometryError:  # off the image: check_line_on_volume says so with its message
+            k = int(np.clip(np.rint(volume.patient_to_index(lps)[0]), 0, volume.shape[0] - 1))
+        return volume.sop_instance_uids[k]
+
+    # ------------------------------------------------------------------ edits -> session
+    def _on_data(self, kind: LineKind, event: Any) -> None:
+        if self._syncing:
+            return
+        action = str(getattr(event, "action", ""))
+        if action == "removing":
+            self._removing[kind] = tuple(getattr(event, "data_indices", ()))
+            return
+        if action not in ("added", "changed", "removed"):
+            return
+        try:
+            if action == "removed":
+                self._apply_removed(kind)
+            else:
+                self._apply_lines(kind)
+        except ReaderstationError as exc:
+            self.message.emit(str(exc), True)
+        except Exception as exc:  # never a traceback in the viewer
+            _log.exception("unexpected error while saving a line")
+            self.message.emit(f"the line could not be saved ({type(exc).__name__}: {exc})", True)
+        finally:
+            self.redraw()
+            self.changed.emit()
+
+    def _apply_removed(self, kind: LineKind) -> None:
+        owners = [t for t, _ in self._lines(kind)]
+        for i in self._removing.pop(kind, ()):
+            if 0 <= i < len(owners):
+                self.session.clear_line(owners[i], kind)
+                label = self.session.assessment(owners[i]).lesion.label
+                self.message.emit(f"{label}: {kind.value} line removed", False)
+
+    def _apply_lines(self, kind: LineKind) -> None:
+        layer = self.layers[kind]
+        known = self._lines(kind)
+        owners = [t for t, _ in known]
+        for i, vertices in enumerate(layer.data):
+            if i < len(owners):
+                owner = owners[i]
+                saved = known[i][1]
+            else:
+                if self.active_lesion is None:
+                    raise ReadingError(
+                        "no lesion is selected: pick a lesion in the table (or add one) before "
+                        "drawing its line."
+                    )
+                owner = self.session.assessment(self.active_lesion).lesion.tracking_id
+                saved = None
+            if layer.shape_type[i] != "line" or len(vertices) != 2:
+                raise MeasurementError(
+                    f"a {layer.shape_type[i]} was drawn on the {kind.value} layer; draw a line "
+                    "(two end points)."
+                )
+            lps = self._data_to_patient(layer, vertices)
+            if saved is not None and np.allclose(lps, [saved.start, saved.end], atol=_SAME_MM):
+                continue
+            a = self.session.set_line(
+                owner,
+                kind,
+                lps[0],
+                lps[1],
+                self._sop_of(lps[0]),
+                series_uid=self.session.series.series_uid,
+            )
+            m = a.measurement
+            mm = getattr(m, _LINE_FIELD[kind]).length_mm if m is not None else float("nan")
+            self.message.emit(f"{a.lesion.label}: {kind.value} {mm:.1f} mm saved", False)

@@ -32,6 +32,7 @@ lint: setup
 # The store tests also run on a real PostgreSQL server, started on 127.0.0.1 for the run.
 test-core: setup sample
 	pg_url="$$(bash scripts/test-postgres.sh start)" || { echo "could not start PostgreSQL for the tests"; exit 1; }; \
+	  trap 'bash scripts/test-postgres.sh stop' EXIT; \
 	  READERSTATION_TEST_PG_URL="$$pg_url" $(BIN)/python -m pytest -q -n 2 --doctest-modules \
 	    --ignore=src/readerstation/store/migrations tests src/readerstation
 

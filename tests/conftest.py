@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI the real test data must be there: a skip would hide every real-data check."""
+    if os.environ.get("CI") and not (TESTDATA / "README.md").is_file():
+        raise pytest.UsageError(
+            f"CI is set but the real test data is missing at {TESTDATA.resolve()}; CI must run with "
+            "shared/ beside the clone (the real-data tests would otherwise all be skipped)"
+        )
 
 
 @pytest.fixture(scope="session")

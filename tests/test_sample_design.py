@@ -249,7 +249,8 @@ def test_ground_truth_uses_the_engine_contract_and_defaults(truth: dict) -> None
 
 def test_ground_truth_criteria_match_engine_defaults(truth: dict) -> None:
     """The generator's restated thresholds and the engine's parameter objects agree."""
-    params = pytest.importorskip("readerstation.criteria.params")
+    import readerstation.criteria.params as params
+
     for name, cls in (("RECIST 1.1", params.Recist11Criteria), ("mRECIST", params.MRecistCriteria)):
         c, e = truth["criteria"][name], cls()
         assert c["pr_change_pct"] == -e.pr_decrease_pct

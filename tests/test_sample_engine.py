@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-engine_model = pytest.importorskip("readerstation.engine.model")
-engine_trial = pytest.importorskip("readerstation.engine.trial")
-criteria_params = pytest.importorskip("readerstation.criteria.params")
+import readerstation.criteria.params as criteria_params
+import readerstation.engine.model as engine_model
+import readerstation.engine.trial as engine_trial
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dicom"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-dicom = pytest.importorskip("readerstation.dicom")
+import readerstation.dicom as dicom
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_dicom"
 

@@ -354,6 +354,42 @@ class TestFollowUp:
             check_timepoint_read(fu, criteria=RECIST, baseline=other)
 
 
+class TestViableInsideLesion:
+    """Review finding: a viable diameter longer than the lesion's long axis was accepted."""
+
+    def test_viable_longer_than_long_axis_blocks_at_baseline(self):
+        # viable 45 mm > long axis 40 mm + 1 mm tolerance: impossible, the viable part is inside
+        f = check_timepoint_read(read(target("T1", 40.0, viable_mm=45.0)), criteria=MREC)
+        assert codes(f) == [(C.VIABLE_EXCEEDS_LONG_AXIS, "T1")]
+        assert f[0].blocking
+        assert f[0].message.startswith(
+            "T1: viable diameter 45 mm exceeds the lesion's long axis 40 mm: the viable part "
+            "lies inside the lesion; redraw one of the lines"
+        )
+        # RECIST 1.1 does not sum the viable diameter, but the pair is still impossible
+        assert codes(check_timepoint_read(read(target("T1", 40.0, viable_mm=45.0)),
+                                          criteria=RECIST)) == [(C.VIABLE_EXCEEDS_LONG_AXIS, "T1")]  # fmt: skip
+
+    def test_tolerance_is_the_criteria_parameter(self):
+        # 40.8 <= 40 + 1.0: drawing tolerance, accepted; 41.5 > 41.0 refused; 0.5 mm: 40.8 refused
+        assert MREC.viable_over_long_axis_tolerance_mm == 1.0
+        assert check_timepoint_read(read(target("T1", 40.0, viable_mm=40.8)), criteria=MREC) == []
+        assert codes(
+            check_timepoint_read(read(target("T1", 40.0, viable_mm=41.5)), criteria=MREC)
+        ) == [(C.VIABLE_EXCEEDS_LONG_AXIS, "T1")]
+        strict = MRecistCriteria(viable_over_long_axis_tolerance_mm=0.5)
+        assert codes(
+            check_timepoint_read(read(target("T1", 40.0, viable_mm=40.8)), criteria=strict)
+        ) == [(C.VIABLE_EXCEEDS_LONG_AXIS, "T1")]
+
+    def test_viable_longer_than_long_axis_blocks_at_follow_up(self):
+        base = read(target("T1", 40.0, viable_mm=30.0))
+        fu = read(target("T1", 35.0, viable_mm=38.0), tp="TP1", day=42)
+        f = check_timepoint_read(fu, criteria=MREC, baseline=base)
+        assert codes(f) == [(C.VIABLE_EXCEEDS_LONG_AXIS, "T1")]
+        assert "viable diameter 38 mm exceeds the lesion's long axis 35 mm" in f[0].message
+
+
 class TestApi:
     def test_criteria_by_name_and_bad_slice_thickness(self):
         r = read(target("T1", 9.0, organ="lung"))

@@ -137,3 +137,54 @@ def test_refusals():
     )
     with pytest.raises(ModelError, match="scan date"):
         to_subject_timeline([hidden], "recist1.1")
+
+
+def test_lung_target_under_mrecist_sums_its_long_axis():
+    # Review finding: mRECIST's viable diameter applies to HCC lesions in the liver only
+    # (Lencioni & Llovet 2010); a lung target follows RECIST 1.1 and is summed by its long axis.
+    # Baseline: liver viable 40 + lung long axis 30 = 70 mm. TP1 (day 49) and TP2 (day 91):
+    # liver viable 20 + lung 20 = 40 mm, (40 - 70) / 70 = -42.86 % -> PR, confirmed 42 days
+    # later (>= 28) -> best overall response PR, first response TP1, TTR 49 - 0 = 49 days.
+    from readerstation.engine import derive_subject_response
+
+    lung = Lesion("trk-5", "T2", "target", "lung")
+    start = dt.date(2024, 1, 8)
+
+    def lung_read(label, date, liver_long, liver_viable, lung_long):
+        return TimepointRead(
+            Subject("HCC-008", start),
+            Timepoint(label, date),
+            "r1",
+            (
+                LesionAssessment(
+                    LIVER,
+                    Measurement(
+                        "measured", long_axis_mm=liver_long, viable_long_axis_mm=liver_viable
+                    ),
+                ),
+                LesionAssessment(lung, Measurement("measured", long_axis_mm=lung_long)),
+            ),
+            status="signed",
+            signed_at=SIGNED,
+        )
+
+    reads = [
+        lung_read("TP0", dt.date(2024, 1, 5), 50.0, 40.0, 30.0),
+        lung_read("TP1", start + dt.timedelta(days=49), 45.0, 20.0, 20.0),
+        lung_read("TP2", start + dt.timedelta(days=91), 45.0, 20.0, 20.0),
+    ]
+    for criteria in (MRecistCriteria(), "mrecist"):
+        tl = to_subject_timeline(reads, criteria)
+        assert [(t.lesion, t.diameter_mm) for t in tl.assessments[0].targets] == [
+            ("T1", 40.0),
+            ("T2", 30.0),
+        ]
+    result = derive_subject_response(to_subject_timeline(reads, "mrecist"), MRecistCriteria())
+    assert [tp.sum_mm for tp in result.timepoints] == [70.0, 40.0, 40.0]
+    assert result.timepoints[1].change_from_baseline_pct == pytest.approx(-300 / 7)
+    assert result.best_overall_response is Response.PR
+    assert result.first_response_date == start + dt.timedelta(days=49)
+    assert result.time_to_response_days == 49
+    # the lesion itself: viable only inside the liver
+    assert reads[0].lesion("T2").diameter_mm(MRecistCriteria()) == 30.0
+    assert reads[0].lesion("T1").diameter_mm(MRecistCriteria()) == 40.0

@@ -17,7 +17,6 @@ from test_reading_support import (  # noqa: F401 - store_fixture is the store fi
 from readerstation.errors import SampleDataError, StoreError
 from readerstation.model import UserRole
 from readerstation.reading import seed_sample_trial
-from readerstation.reading._store_gap import list_assigned_timepoints
 from readerstation.store import Store, open_store
 
 
@@ -33,7 +32,7 @@ def test_seed_matches_ground_truth(store: Store) -> None:
     for reader in ("reader1", "reader2"):
         got = [
             (s.code, t.label, t.scan_date.isoformat(), t.study_uid)
-            for s, t in list_assigned_timepoints(login(store, reader))
+            for s, t in login(store, reader).list_assigned_timepoints()
         ]
         want = [
             (s["subject"], t["timepoint"], t["study_date"], t["study_instance_uid"])

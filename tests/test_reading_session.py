@@ -190,6 +190,13 @@ def test_follow_up_carries_lesions_forward(store: Store, images: DicomFolderSour
     ]
     assert [a.measurement.state for a in read.targets] == [MeasurementState.NOT_EVALUATED] * 2
     assert session.baseline_read.read_id == base_read.read_id
+    # the prior's image is its own arterial series (another frame), holding its lines' slices
+    prior_volume = session.load_prior_volume()
+    assert prior_volume.series_uid == series_uid(SUBJECT, "TP0", "ARTERIAL")
+    assert prior_volume.series_uid != session.volume.series_uid
+    t1 = lesion_truth(SUBJECT, "TP0", "T1")
+    assert t1["arterial_sop_instance_uid"] in prior_volume.sop_instance_uids
+    assert base.load_prior_volume() is None  # a baseline has no prior
     # unmeasured targets are shown (warnings), not hidden
     assert any(f.code.value == "target_not_evaluated" for f in session.findings().all)
 

@@ -12,6 +12,7 @@ from test_store_support import (  # noqa: F401  (fixtures)
     ADMIN_PW,
     FAST_KDF,
     R1_PW,
+    UID,
     Trial,
     make_read,
     raw,
@@ -33,6 +34,8 @@ from readerstation.errors import (
 from readerstation.model import ReadStatus, Subject, Timepoint, UserRole
 from readerstation.store import Repository, create_first_admin
 from readerstation.store.schema import ReadRow
+
+UID_B = "1.2.826.0.1.3680043.8.498.78"
 
 
 def refusals(t: Trial) -> list[tuple[str | None, str, str | None]]:
@@ -163,6 +166,34 @@ def test_reader_only_reads_assigned_subjects(trial: Trial):
     assert trial.r1.save_draft(other).read_id is not None
     with pytest.raises(StoreError, match="no timepoint 'TP7'"):
         trial.r1.save_draft(make_read("r1", label="TP7", date=dt.date(2024, 5, 1)))
+
+
+def test_worklist_lists_only_the_readers_own_assigned_timepoints(trial: Trial):
+    trial.admin.add_subject(Subject("HCC-002"))
+    trial.admin.add_timepoint("HCC-002", Timepoint("TP0", dt.date(2024, 3, 1), UID_B))
+    trial.admin.assign("HCC-002", "r2")
+    # r1 is assigned HCC-001 only; HCC-002 (r2's) must not appear, not even by asking for it
+    r1 = [
+        (s.code, t.label, t.scan_date, t.study_uid) for s, t in trial.r1.list_assigned_timepoints()
+    ]
+    assert r1 == [
+        ("HCC-001", "TP0", dt.date(2024, 1, 5), UID),
+        ("HCC-001", "TP1", dt.date(2024, 2, 20), UID),
+    ]
+    assert trial.r1.list_assigned_timepoints("HCC-002") == []
+    assert trial.r1.list_assigned_timepoints("HCC-404") == []
+    r2 = [(s.code, t.label) for s, t in trial.r2.list_assigned_timepoints("HCC-002")]
+    assert r2 == [("HCC-002", "TP0")]
+    assert len(trial.r2.list_assigned_timepoints()) == 3
+    # role-checked and audited: an adjudicator or an admin has no worklist
+    for repo in (trial.adj, trial.admin):
+        with pytest.raises(AccessDenied, match="needs role reader"):
+            repo.list_assigned_timepoints()
+    audit = trial.admin.list_audit()
+    listed = [(e.actor, e.entity_id, e.detail) for e in audit if e.action == "worklist.list"]
+    assert ("r1", None, "2 timepoints") in listed
+    assert ("r1", "HCC-002", "0 timepoints") in listed
+    assert ("adj", "worklist.list", None) in refusals(trial)
 
 
 # -- drafts ----------------------------------------------------------------------------------
@@ -310,5 +341,113 @@ def test_signing_blocked_by_criteria_findings_is_refused_and_audited(trial: Tria
         trial.r1.sign_read(saved.read_id, R1_PW, blockers=blockers)
     assert trial.r1.get_read(saved.read_id).status is ReadStatus.DRAFT
     assert ("r1", "read.sign", str(saved.read_id)) in refusals(trial)
-    trial.r1.save_draft(make_read("r1", mm=12.0))
+    # 24 mm long axis, 12 mm viable: measurable by RECIST 1.1 and mRECIST (>= 10 mm)
+    trial.r1.save_draft(make_read("r1", mm=24.0))
     assert trial.r1.sign_read(saved.read_id, R1_PW, blockers=blockers).is_signed
+
+
+def test_save_draft_keeps_the_stored_subject_and_timepoint(trial: Trial):
+    # Review finding: the reader's subject/timepoint details were saved (and signed) as given.
+    # Stored: HCC-001 treatment start 2024-01-08; TP0 scanned 2024-01-05 in study UID.
+    forged = make_read("r1")
+    forged = type(forged)(
+        Subject("HCC-001", dt.date(2023, 6, 1)),
+        Timepoint("TP0", None, UID_B, UID_B, "arterial"),
+        "r1",
+        forged.lesions,
+    )
+    saved = trial.r1.save_draft(forged)
+    for read in (saved, trial.r1.get_read(saved.read_id)):
+        assert read.subject.treatment_start == dt.date(2024, 1, 8)
+        assert read.timepoint.scan_date == dt.date(2024, 1, 5)
+        assert read.timepoint.study_uid == UID
+        # the reader's own choice of series and phase is kept
+        assert read.timepoint.series_uid == UID_B
+        assert read.timepoint.phase.value == "arterial"
+    signed = trial.r1.sign_read(saved.read_id, R1_PW)
+    assert (signed.subject.treatment_start, signed.timepoint.scan_date) == (
+        dt.date(2024, 1, 8),
+        dt.date(2024, 1, 5),
+    )
+
+
+def test_sign_read_runs_the_criteria_checks_itself(trial: Trial):
+    # Review finding: without blockers= a read breaking the criteria was signed. Here no
+    # blockers are passed: an 8 mm target (< 10 mm, RECIST 1.1 3.1.1) and a 16 mm target with
+    # 8 mm viable diameter (< 10 mm, mRECIST) are refused, audited, and the read stays a draft.
+    small = trial.r1.save_draft(make_read("r1", mm=8.0))
+    with pytest.raises(CriteriaError, match=r"RECIST 1\.1: T1 T1: its long axis is 8 mm"):
+        trial.r1.sign_read(small.read_id, R1_PW)
+    assert trial.r1.get_read(small.read_id).status is ReadStatus.DRAFT
+    assert ("r1", "read.sign", str(small.read_id)) in refusals(trial)
+    trial.r1.save_draft(make_read("r1", mm=16.0))
+    with pytest.raises(CriteriaError, match=r"mRECIST: T1 T1: its viable .* is 8 mm") as e:
+        trial.r1.sign_read(small.read_id, R1_PW)
+    assert "RECIST 1.1:" not in str(e.value)  # 16 mm long axis is measurable by RECIST 1.1
+    base = trial.r1.save_draft(make_read("r1", mm=40.0))
+    # a follow-up needs the reader's signed baseline, and is checked against it
+    follow = trial.r1.save_draft(make_read("r1", "TP1", mm=30.0))
+    with pytest.raises(CriteriaError, match="baseline read HCC-001/TP0 is not signed"):
+        trial.r1.sign_read(follow.read_id, R1_PW)
+    trial.r1.sign_read(base.read_id, R1_PW)
+    two = trial.r1.save_draft(make_read("r1", "TP1", mm=30.0, n_targets=2))
+    with pytest.raises(CriteriaError, match="T2 T2: a target that was not in the baseline read"):
+        trial.r1.sign_read(two.read_id, R1_PW)
+    trial.r1.save_draft(make_read("r1", "TP1", mm=30.0))
+    assert trial.r1.sign_read(follow.read_id, R1_PW).is_signed
+
+
+def _count_kdf(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the hash every KdfParams.verify call checks against (still verifying for real)."""
+    from readerstation.store.passwords import KdfParams
+
+    seen: list[str] = []
+    real = KdfParams.verify
+
+    def counting(self, password_hash, password):
+        seen.append(password_hash)
+        return real(self, password_hash, password)
+
+    monkeypatch.setattr(KdfParams, "verify", counting)
+    return seen
+
+
+def test_login_runs_the_kdf_for_unknown_and_inactive_users(trial: Trial, monkeypatch):
+    # Review finding: an unknown user skipped argon2, so login time told which names exist.
+    # Every refused login verifies one argon2id hash, like a known user's wrong password.
+    raw(trial.store, "UPDATE users SET active = :no WHERE name = 'r2'", no=False)
+    seen = _count_kdf(monkeypatch)
+    for name, pw in (
+        ("nobody", "whatever-password"),
+        ("r2", "reader-two-password"),
+        ("r1", "wrong-password"),
+    ):
+        with pytest.raises(AuthenticationError, match="unknown user or wrong password"):
+            Repository.login(trial.store, name, pw, kdf=FAST_KDF)
+    assert len(seen) == 3
+    assert all(h.startswith("$argon2id$") for h in seen)
+    # the dummy hash has the same parameters as the real ones (same work)
+    [(r1_hash,)] = raw(trial.store, "SELECT password_hash FROM users WHERE name = 'r1'")
+    assert seen[0].split("$")[3] == r1_hash.split("$")[3] == "m=1024,t=1,p=1"
+
+
+def test_password_checks_run_outside_the_write_transaction(trial: Trial, monkeypatch):
+    # Review finding: argon2 ran inside BEGIN IMMEDIATE, so every autosave queued behind every
+    # login. A write made while the KDF runs (from another connection) must go through at once;
+    # before the fix it waited for the SQLite write lock (busy timeout) and failed.
+    from readerstation.store.passwords import KdfParams
+
+    real = KdfParams.verify
+    writes: list[str] = []
+
+    def verify_while_someone_writes(self, password_hash, password):
+        code = f"HCC-W{len(writes)}"
+        trial.admin.add_subject(Subject(code))
+        writes.append(code)
+        return real(self, password_hash, password)
+
+    monkeypatch.setattr(KdfParams, "verify", verify_while_someone_writes)
+    Repository.login(trial.store, "r1", R1_PW, kdf=FAST_KDF)
+    saved = trial.r1.save_draft(make_read("r1", mm=40.0))
+    assert trial.r1.sign_read(saved.read_id, R1_PW).is_signed
+    assert writes == ["HCC-W0", "HCC-W1"]

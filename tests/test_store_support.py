@@ -139,7 +139,15 @@ def make_read(
         organ, segment = ("liver", "VII") if k < 2 else (f"organ{k}", None)
         lesions.append(
             LesionAssessment(
-                Lesion(f"trk-{k + 1}", f"T{k + 1}", "target", organ, liver_segment=segment),
+                Lesion(
+                    f"trk-{k + 1}",
+                    f"T{k + 1}",
+                    "target",
+                    organ,
+                    liver_segment=segment,
+                    # mRECIST: an intrahepatic target is a typical HCC (signing checks both)
+                    typical_hcc=True if segment else None,
+                ),
                 Measurement(
                     "measured",
                     long_axis_mm=length,

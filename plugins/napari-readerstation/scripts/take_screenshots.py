@@ -7,12 +7,18 @@ Writes ``reading_dock.png`` (the sample trial, proposed arterial series, liver w
 ../shared/testdata is present ``sagittal_mr.png`` and ``gantry_tilt_ct.png`` to check that
 non-axial and tilted stacks are shown the right way up, and ``drop_loading.png`` /
 ``drop_loaded.png``: a sample timepoint folder dropped on napari (reader path), while its slices
-are decoded in the background and once complete (``--only drop`` for these two).
+are decoded in the background and once complete (``--only drop`` for these two), and
+``measure_dock.png`` / ``measure_followup.png`` (``--only measure``): the Measure dock on a
+throw-away store in a temporary folder, with the sample trial's baseline of HCC-001 measured on
+its ground-truth end points and signed (shown), then the week-6 follow-up open with the signed
+prior beside it. The demo reader logs in before the shot, so the password field is empty.
+No database is ever created in the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,14 +36,14 @@ def _wait(app, predicate, timeout_s: float = 60.0) -> bool:
     return False
 
 
-def _shoot(folder: Path, out: Path, size: tuple[int, int]) -> None:
+def _shoot(folder: Path, out: Path, size: tuple[int, int], db: Path) -> None:
     import napari
     from napari_readerstation.launch import launch
     from qtpy.QtWidgets import QApplication
 
     viewer = napari.Viewer(title="readerstation", show=True)
     viewer.window._qt_window.resize(*size)
-    widget = launch(viewer, folder, REPO / "readerstation.sqlite")
+    widget = launch(viewer, folder, db)
     app = QApplication.instance()
     ok = _wait(app, lambda: widget.controller.current is not None and not widget._workers)
     if not ok:
@@ -45,6 +51,63 @@ def _shoot(folder: Path, out: Path, size: tuple[int, int]) -> None:
     _wait(app, lambda: False, 0.8)  # let the canvas draw
     viewer.screenshot(str(out), canvas_only=False)
     print(f"wrote {out}")
+    viewer.close()
+
+
+def _sign_sample_baseline(store, sample: Path) -> None:
+    """reader1's baseline read of HCC-001 drawn on the ground truth end points, signed."""
+    import json
+
+    from readerstation.reading import DEMO_PASSWORD, ReadingSession
+    from readerstation.store import Repository
+
+    doc = json.loads((sample / "ground_truth.json").read_text(encoding="utf-8"))
+    tp0 = doc["subjects"][0]["timepoints"][0]
+    session = ReadingSession(Repository.login(store, "reader1", DEMO_PASSWORD), sample)
+    session.open("HCC-001", "TP0")
+    for les in tp0["lesions"]:
+        role = "target" if les["role"] == "TARGET" else "non_target"
+        session.add_lesion(
+            les["lesion"], role, les["organ"], liver_segment=les["segment"], typical_hcc=True
+        )
+        if role == "target":
+            uid = les["arterial_sop_instance_uid"]
+            session.set_line(les["lesion"], "long", *les["long_axis_endpoints_lps_mm"], uid)
+            session.set_line(les["lesion"], "viable", *les["viable_endpoints_lps_mm"], uid)
+    session.set_non_target_status("NT1", "present")
+    session.sign(DEMO_PASSWORD)
+
+
+def _shoot_measure(sample: Path, out: Path, size: tuple[int, int], db: Path) -> None:
+    import napari
+    from napari_readerstation._measure_binding import camera
+    from napari_readerstation._measure_widget import add_measure_dock
+    from qtpy.QtWidgets import QApplication
+
+    from readerstation.reading import DEMO_PASSWORD
+    from readerstation.store import open_store
+
+    viewer = napari.Viewer(title="readerstation", show=True)
+    viewer.window._qt_window.resize(*size)
+    app = QApplication.instance()
+    widget = add_measure_dock(viewer, sample, f"sqlite:///{db}")  # seeds the demo trial
+    with open_store(f"sqlite:///{db}") as store:
+        _sign_sample_baseline(store, sample)
+    widget.login("reader1", DEMO_PASSWORD)  # clears the password field before any shot
+    for subject, timepoint, name in (
+        ("HCC-001", "TP0", "measure_dock.png"),
+        ("HCC-001", "TP1", "measure_followup.png"),
+    ):
+        widget.open_task(subject, timepoint)
+        if not _wait(app, lambda: not widget.busy):
+            print(f"{subject}/{timepoint}: not opened ({widget.message_label.text()})")
+        widget.select_kind("long")
+        camera(viewer).zoom *= 1.6  # the canvas is narrow beside the docks: zoom on the lesion
+        widget.select_lesion("T1")
+        _wait(app, lambda: False, 0.8)
+        assert not widget.password_edit.text(), "a password would show in the screenshot"
+        viewer.screenshot(str(out / name), canvas_only=False)
+        print(f"wrote {out / name}")
     viewer.close()
 
 
@@ -75,22 +138,35 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--height", type=int, default=1000)
-    parser.add_argument("--only", choices=("drop",), help="only the drag-and-drop screenshots")
+    parser.add_argument(
+        "--only",
+        choices=("drop", "measure"),
+        help="only the drag-and-drop screenshots, or only the Measure dock ones",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     size = (args.width, args.height)
+    with tempfile.TemporaryDirectory(prefix="readerstation-screens-") as tmp:
+        _main(args, size, Path(tmp))
+
+
+def _main(args: argparse.Namespace, size: tuple[int, int], tmp: Path) -> None:
+    if args.only == "measure":
+        _shoot_measure(args.sample, args.out, size, tmp / "measure.sqlite")
+        return
     timepoint = args.sample / "HCC-001" / "TP0_baseline"
     if timepoint.is_dir():
         _shoot_drop(timepoint, args.out / "drop_loading.png", args.out / "drop_loaded.png", size)
     if args.only == "drop":
         return
-    _shoot(args.sample, args.out / "reading_dock.png", size)
+    _shoot(args.sample, args.out / "reading_dock.png", size, tmp / "reading.sqlite")
+    _shoot_measure(args.sample, args.out, size, tmp / "measure.sqlite")
     for name, file in (
         ("mr_sagittal_supine_HFS", "sagittal_mr.png"),
         ("ct_gantry_tilt_uneven_spacing", "gantry_tilt_ct.png"),
     ):
         if (TESTDATA / name).is_dir():
-            _shoot(TESTDATA / name, args.out / file, size)
+            _shoot(TESTDATA / name, args.out / file, size, tmp / f"{name}.sqlite")
 
 
 if __name__ == "__main__":

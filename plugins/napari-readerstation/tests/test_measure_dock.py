@@ -64,6 +64,13 @@ def _stored_t1(store):
     return repo.get_read(latest.read_id).lesion("T1")
 
 
+def _open(qtbot, widget, subject: str, timepoint: str) -> None:
+    """Open a task (off the GUI thread) and wait until it is shown."""
+    assert widget.open_task(subject, timepoint) is not None, widget.message_label.text()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=30_000)
+    assert "opened" in widget.message_label.text(), widget.message_label.text()
+
+
 def _row(widget, label: str) -> dict[str, str]:
     t = widget.lesion_table
     for r in range(t.rowCount()):
@@ -72,7 +79,7 @@ def _row(widget, label: str) -> dict[str, str]:
     raise AssertionError(f"no row {label}")
 
 
-def test_login_refused_shows_message(dock) -> None:
+def test_login_refused_shows_message(dock, qtbot) -> None:
     _, widget, _ = dock
     assert not widget.login("reader1", "wrong password!")
     assert "wrong password" in widget.message_label.text()
@@ -85,7 +92,7 @@ def test_login_refused_shows_message(dock) -> None:
 def test_lines_through_layer_api_are_saved_in_mm(dock, qtbot) -> None:
     viewer, widget, store = dock
     assert widget.login("reader1", PASSWORD)
-    assert widget.open_task("HCC-001", "TP0"), widget.message_label.text()
+    _open(qtbot, widget, "HCC-001", "TP0")
     assert widget.binding.image_layer in viewer.layers
     assert set(widget.binding.layers) == set(LineKind)
     assert widget.add_lesion("T1", "target", "liver", liver_segment="VIII", typical_hcc=True)
@@ -118,10 +125,10 @@ def test_lines_through_layer_api_are_saved_in_mm(dock, qtbot) -> None:
     assert len(long_layer.data) == 1
 
 
-def test_bad_lines_are_refused_in_the_dock(dock) -> None:
+def test_bad_lines_are_refused_in_the_dock(dock, qtbot) -> None:
     _, widget, store = dock
     widget.login("reader1", PASSWORD)
-    widget.open_task("HCC-001", "TP0")
+    _open(qtbot, widget, "HCC-001", "TP0")
     widget.add_lesion("T1", "target", "liver", liver_segment="VIII", typical_hcc=True)
     t1 = _truth_lesion("T1")
     layer = widget.binding.layers[LineKind.LONG]
@@ -145,10 +152,10 @@ def test_bad_lines_are_refused_in_the_dock(dock) -> None:
     assert "no lesion is selected" in widget.message_label.text()
 
 
-def test_sign_locks_the_read(dock) -> None:
+def test_sign_locks_the_read(dock, qtbot) -> None:
     _, widget, store = dock
     widget.login("reader1", PASSWORD)
-    widget.open_task("HCC-001", "TP0")
+    _open(qtbot, widget, "HCC-001", "TP0")
     widget.add_lesion("T1", "target", "liver", liver_segment="VIII", typical_hcc=True)
     t1 = _truth_lesion("T1")
     for kind, key in (
@@ -170,7 +177,7 @@ def test_sign_locks_the_read(dock) -> None:
     assert _stored_t1(store).measurement.short_axis_mm is None
 
 
-def test_line_drawn_with_the_mouse_is_saved(dock) -> None:
+def test_line_drawn_with_the_mouse_is_saved(dock, qtbot) -> None:
     """The path of a real drawing gesture: press, drag, release in ``add_line`` mode."""
     from napari.utils._test_utils import read_only_mouse_event
     from napari.utils.interactions import (
@@ -181,7 +188,7 @@ def test_line_drawn_with_the_mouse_is_saved(dock) -> None:
 
     viewer, widget, store = dock
     widget.login("reader1", PASSWORD)
-    widget.open_task("HCC-001", "TP0")
+    _open(qtbot, widget, "HCC-001", "TP0")
     widget.add_lesion("T1", "target", "liver", liver_segment="VIII", typical_hcc=True)
     t1 = _truth_lesion("T1")
     p0, p1 = (np.asarray(p, float) for p in t1["long_axis_endpoints_lps_mm"])

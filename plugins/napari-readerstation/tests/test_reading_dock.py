@@ -19,7 +19,7 @@ from napari.utils.notifications import notification_manager
 from napari_readerstation._adapter import from_layer
 from napari_readerstation._controller import ReadingController
 from napari_readerstation._widget import ReadingWidget
-from napari_readerstation.launch import launch, main
+from napari_readerstation.launch import build_parser, launch, main, to_store_url
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication, QLabel
 
@@ -326,7 +326,17 @@ def test_launcher_docks_widget_and_loads_first_subject(
     assert "Reading" in viewer.window.dock_widgets
     layer = _wait_loaded(qtbot, widget)
     assert layer.metadata["readerstation"].info.series_uid == uids["arterial"]
-    assert "trial.sqlite" in widget.db_label.text()
+    assert widget.db_label.text() == f"Store: sqlite:///{tmp_path / 'trial.sqlite'}"
+    assert (tmp_path / "trial.sqlite").is_file()  # the Measure dock opened (created) it
+
+
+def test_launcher_default_store_is_the_embedded_default(monkeypatch):
+    monkeypatch.delenv("READERSTATION_DB", raising=False)
+    assert to_store_url(None) == "sqlite:///var/readerstation.sqlite"
+    assert build_parser().parse_args([]).db is None
+    monkeypatch.setenv("READERSTATION_DB", "postgresql://u:secret@db/trial")
+    assert to_store_url(None) == "postgresql://u:secret@db/trial"
+    assert to_store_url("x/trial.sqlite") == "sqlite:///x/trial.sqlite"
 
 
 def test_launcher_refuses_missing_folder(tmp_path, capsys):

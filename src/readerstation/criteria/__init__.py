@@ -13,6 +13,12 @@ from readerstation.criteria.enums import (
     NonTargetStatus,
     Response,
 )
+from readerstation.criteria.organs import (
+    is_intrahepatic,
+    normalise_organ,
+    organ_group,
+    uses_viable_diameter,
+)
 from readerstation.criteria.params import (
     MRecistCriteria,
     Recist11Criteria,
@@ -48,4 +54,8 @@ __all__ = [
     "compute_percent_change",
     "compute_target_response",
     "criteria_from_name",
+    "is_intrahepatic",
+    "normalise_organ",
+    "organ_group",
+    "uses_viable_diameter",
 ]

@@ -26,6 +26,8 @@ Every threshold comes from the criteria parameter object
   evaluated is a warning (the timepoint becomes NE unless it is PD otherwise); under mRECIST an
   intrahepatic target needs its viable diameter, and a new lesion called unequivocal that
   mRECIST's rule counts as equivocal is a warning.
+* Any timepoint: a viable diameter longer than the lesion's long axis (beyond
+  ``viable_over_long_axis_tolerance_mm``) is refused: the viable part lies inside the lesion.
 
 Examples
 --------
@@ -48,6 +50,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from readerstation.criteria.enums import NewLesionCall, NonTargetStatus
+from readerstation.criteria.organs import (
+    LIVER,
+    LYMPH_NODES,
+    PORTA_HEPATIS,
+    is_intrahepatic,
+    normalise_organ,
+    organ_group,
+    uses_viable_diameter,
+)
 from readerstation.criteria.params import ResponseCriteria, criteria_from_name
 from readerstation.criteria.rules import compute_new_lesion_call
 from readerstation.errors import CriteriaError
@@ -63,10 +74,6 @@ __all__ = [
     "check_timepoint_read",
     "has_blocking_findings",
 ]
-
-_LIVER = "liver"
-_LYMPH_NODES = "lymph nodes"
-_PORTA_HEPATIS = "porta_hepatis"
 
 
 class Severity(StrEnum):
@@ -100,6 +107,7 @@ class FindingCode(StrEnum):
     TARGET_NOT_EVALUATED = "target_not_evaluated"
     VIABLE_DIAMETER_MISSING = "viable_diameter_missing"
     NEW_LESION_EQUIVOCAL = "new_lesion_equivocal"
+    VIABLE_EXCEEDS_LONG_AXIS = "viable_exceeds_long_axis"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +162,16 @@ def _fmt(x: float) -> str:
 
 
 def _organ_of(a: LesionAssessment) -> str:
-    """The organ a target counts against: all lymph nodes are one organ (RECIST 1.1 Q&A)."""
-    return _LYMPH_NODES if a.lesion.nodal else a.lesion.organ
+    """The organ a target counts against (:func:`~readerstation.criteria.organs.organ_group`)."""
+    return organ_group(a.lesion.organ, a.lesion.nodal)
 
 
 def _is_intrahepatic(a: LesionAssessment) -> bool:
-    return not a.lesion.nodal and a.lesion.organ == _LIVER
+    return is_intrahepatic(a.lesion.organ, a.lesion.nodal)
 
 
 def _uses_viable(a: LesionAssessment, criteria: ResponseCriteria) -> bool:
-    return criteria.target_uses_viable_diameter and _is_intrahepatic(a)
+    return uses_viable_diameter(criteria, a.lesion.organ, a.lesion.nodal)
 
 
 def _check_baseline_target(
@@ -202,7 +210,7 @@ def _check_baseline_target(
         short = m.short_axis_mm
         if short is None:  # the model refuses this; kept for drafts built otherwise
             return out
-        porta = les.organ == _PORTA_HEPATIS
+        porta = normalise_organ(les.organ) == PORTA_HEPATIS
         limit = criteria.porta_hepatis_node_min_mm if porta else criteria.min_measurable_node_mm
         if short < limit:
             if porta and criteria.porta_hepatis_node_min_mm > criteria.min_measurable_node_mm:
@@ -277,6 +285,29 @@ def _check_baseline_target(
     return out
 
 
+def _check_viable_within_lesion(read: TimepointRead, criteria: ResponseCriteria) -> list[Finding]:
+    """A viable diameter longer than the whole lesion's long axis is impossible: refuse it."""
+    out: list[Finding] = []
+    tol = criteria.viable_over_long_axis_tolerance_mm
+    for a in read.lesions:
+        m = a.measurement
+        if m is None or m.long_axis_mm is None or m.viable_long_axis_mm is None:
+            continue
+        if m.viable_long_axis_mm > m.long_axis_mm + tol:
+            label = a.lesion.label
+            out.append(
+                Finding(
+                    FindingCode.VIABLE_EXCEEDS_LONG_AXIS,
+                    Severity.BLOCKING,
+                    label,
+                    f"{label}: viable diameter {_fmt(m.viable_long_axis_mm)} mm exceeds the "
+                    f"lesion's long axis {_fmt(m.long_axis_mm)} mm: the viable part lies inside "
+                    f"the lesion; redraw one of the lines (tolerance {_fmt(tol)} mm).",
+                )
+            )
+    return out
+
+
 def _check_baseline(
     read: TimepointRead, criteria: ResponseCriteria, slice_thickness_mm: float | None
 ) -> list[Finding]:
@@ -300,15 +331,16 @@ def _check_baseline(
         per_organ.setdefault(_organ_of(a), []).append(a.lesion.label)
     for organ, labels in per_organ.items():
         limit = (
-            criteria.max_intrahepatic_targets if organ == _LIVER else criteria.max_targets_per_organ
+            criteria.max_intrahepatic_targets if organ == LIVER else criteria.max_targets_per_organ
         )
         if len(labels) <= limit:
             continue
-        if organ == _LIVER:
+        if organ == LIVER:
             code, what = FindingCode.TOO_MANY_INTRAHEPATIC_TARGETS, "intrahepatic targets"
         else:
-            code, what = FindingCode.TOO_MANY_TARGETS_IN_ORGAN, f"targets in {organ}"
-            if organ == _LYMPH_NODES:
+            code = FindingCode.TOO_MANY_TARGETS_IN_ORGAN
+            what = f"targets in {organ.replace('_', ' ')}"
+            if organ == LYMPH_NODES:
                 what += " (all lymph nodes count as one organ)"
         out.append(
             Finding(
@@ -507,7 +539,7 @@ def _check_follow_up(
             calls.append(
                 compute_new_lesion_call(
                     kind=a.lesion.kind,
-                    intrahepatic=a.lesion.organ == _LIVER,
+                    intrahepatic=_is_intrahepatic(a),
                     diameter_mm=size,
                     typical_hcc=a.lesion.typical_hcc,
                     cytology_confirmed=a.cytology_confirmed,
@@ -557,7 +589,9 @@ def check_timepoint_read(
     Returns
     -------
     list of Finding
-        Baseline findings first in lesion order, then set-level ones; empty when the read is
+        Lesions whose viable diameter exceeds their long axis by more than
+        ``criteria.viable_over_long_axis_tolerance_mm`` first (baseline and follow-up), then
+        baseline findings in lesion order, then set-level ones; empty when the read is
         fine. :func:`has_blocking_findings` tells whether signing is allowed.
 
     Raises
@@ -580,11 +614,12 @@ def check_timepoint_read(
             f"check_timepoint_read: slice_thickness_mm must be a number > 0 (mm) or None, "
             f"received {slice_thickness_mm!r}; read it from the series header (0018,0050)."
         )
+    lines = _check_viable_within_lesion(read, crit)
     if baseline is None or baseline.timepoint.label == read.timepoint.label:
-        return _check_baseline(read, crit, slice_thickness_mm)
+        return lines + _check_baseline(read, crit, slice_thickness_mm)
     if baseline.subject.code != read.subject.code:
         raise CriteriaError(
             f"check_timepoint_read: the baseline read is of subject {baseline.subject.code}, the "
             f"read of subject {read.subject.code}; pass the same subject's baseline."
         )
-    return _check_follow_up(read, baseline, crit)
+    return lines + _check_follow_up(read, baseline, crit)

@@ -66,6 +66,12 @@ class ResponseCriteria:
         Intrahepatic targets are measured, and checked for measurability, by their viable
         (arterially enhancing) long axis. RECIST 1.1: False. mRECIST: True (viable diameter
         >= ``min_measurable_mm``, 10 mm).
+    viable_over_long_axis_tolerance_mm : float
+        Largest amount (mm) by which a lesion's viable diameter may exceed its long axis before
+        the reading-time checks refuse the pair (the viable part lies inside the lesion, so it
+        cannot be longer). 1 mm: a drawing tolerance for two hand-drawn lines (each end point
+        placed within about half a pixel, 0.6-0.8 mm pixels on liver CT); a project choice, not
+        from the published criteria.
     max_targets : int
         Most target lesions in total. 5 (RECIST 1.1 3.3.1).
     max_targets_per_organ : int
@@ -144,6 +150,7 @@ class ResponseCriteria:
     measurable_slice_thickness_factor: float = 2.0
     target_requires_typical_hcc: bool = False
     target_uses_viable_diameter: bool = False
+    viable_over_long_axis_tolerance_mm: float = 1.0
     max_targets: int = 5
     max_targets_per_organ: int = 2
     max_intrahepatic_targets: int = 2

@@ -19,12 +19,20 @@ from readerstation.criteria.enums import (
     NonTargetStatus,
     Response,
 )
+from readerstation.criteria.organs import (
+    LIVER,
+    PORTA_HEPATIS,
+    is_intrahepatic,
+    normalise_organ,
+    organ_group,
+)
 from readerstation.criteria.params import ResponseCriteria
 from readerstation.criteria.rules import (
     combine_new_lesion_calls,
     compute_new_lesion_call,
     compute_non_target_response,
     compute_overall_response,
+    compute_percent_change,
     compute_target_response,
 )
 from readerstation.engine.model import Assessment, SubjectTimeline
@@ -34,8 +42,6 @@ __all__ = ["TimepointResult", "derive_timepoints"]
 
 _NOT_EVALUATED = NonTargetStatus.NOT_EVALUATED
 _LESION = LesionKind.LESION
-_LIVER = "liver"
-_LYMPH_NODES = "lymph_nodes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +120,6 @@ def _s(x: Any) -> str | None:
     return None if x is None else str(x.value)
 
 
-def _organ_key(organ: str) -> str:
-    """Organ name compared case- and separator-insensitively ("Porta hepatis" = "porta_hepatis")."""
-    return organ.strip().lower().replace(" ", "_").replace("-", "_")
-
-
 def _fail(
     subject: str, k: int, date: dt.date, field: str, expected: str, got: object
 ) -> CriteriaError:
@@ -158,7 +159,7 @@ def _check_baseline(
             if t.nodal:
                 limit = (
                     criteria.porta_hepatis_node_min_mm
-                    if _organ_key(t.organ) == "porta_hepatis"
+                    if normalise_organ(t.organ) == PORTA_HEPATIS
                     else criteria.min_measurable_node_mm
                 )
                 what = "short axis"
@@ -179,14 +180,14 @@ def _check_baseline(
         ids.append(t.lesion)
         nodal.append(t.nodal)
         # all lymph nodes, whatever their region, are one organ (RECIST 1.1 Q&A "Two target
-        # lesions": "Nodes are considered to be one organ")
-        key = _LYMPH_NODES if t.nodal else _organ_key(t.organ) if t.organ else ""
+        # lesions": "Nodes are considered to be one organ"): the checks' own rule
+        key = organ_group(t.organ, t.nodal) if t.organ.strip() else ""
         if key:
             per_organ[key] = per_organ.get(key, 0) + 1
     if len(ids) > criteria.max_targets:
         raise _fail(sid, 1, date, "targets", f"at most {criteria.max_targets} targets", len(ids))
     for organ, n in per_organ.items():
-        if organ == _LIVER:
+        if organ == LIVER:
             continue  # the liver's own limit below
         if n > criteria.max_targets_per_organ:
             raise _fail(
@@ -197,14 +198,14 @@ def _check_baseline(
                 f"at most {criteria.max_targets_per_organ} targets per organ ({organ})",
                 n,
             )
-    if per_organ.get(_LIVER, 0) > criteria.max_intrahepatic_targets:
+    if per_organ.get(LIVER, 0) > criteria.max_intrahepatic_targets:
         raise _fail(
             sid,
             1,
             date,
             "targets",
             f"at most {criteria.max_intrahepatic_targets} intrahepatic targets",
-            per_organ[_LIVER],
+            per_organ[LIVER],
         )
     evaluable = True
     if criteria.require_enhancing_target:
@@ -449,7 +450,7 @@ def derive_timepoints(
                 calls.append(
                     compute_new_lesion_call(
                         kind=nl.kind,
-                        intrahepatic=_organ_key(nl.organ) == "liver",
+                        intrahepatic=is_intrahepatic(nl.organ, nodal=False),
                         diameter_mm=nl.diameter_mm,
                         typical_hcc=nl.typical_hcc,
                         first_seen_diameter_mm=first,
@@ -470,11 +471,9 @@ def derive_timepoints(
             overall = compute_overall_response(target, nt_resp, new_call)
         change_base = change_nadir = None
         if sum_mm is not None and baseline_sum is not None and nadir is not None:
-            # percent change; None from a zero reference (compute_percent_change's rule)
-            if baseline_sum > 0:
-                change_base = (sum_mm - baseline_sum) / baseline_sum * 100.0
-            if nadir > 0:
-                change_nadir = (sum_mm - nadir) / nadir * 100.0
+            # None from a zero reference
+            change_base = compute_percent_change(sum_mm, baseline_sum)
+            change_nadir = compute_percent_change(sum_mm, nadir)
         out.append(
             TimepointResult(
                 a.date, sum_mm, change_base, change_nadir, target, nt_resp, new_call, overall

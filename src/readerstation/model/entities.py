@@ -32,7 +32,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from readerstation.criteria.enums import LesionKind, NewLesionCall, NonTargetStatus
-from readerstation.errors import ModelError
+from readerstation.criteria.organs import normalise_organ, uses_viable_diameter
+from readerstation.criteria.params import ResponseCriteria, criteria_from_name
+from readerstation.errors import CriteriaError, ModelError
 from readerstation.model.enums import (
     LesionRole,
     LiverSegment,
@@ -66,15 +68,6 @@ _UNKNOWN_PHASE = cast("Phase", "unknown")  # normalised to Phase.UNKNOWN in Time
 _UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _E = TypeVar("_E", bound=Enum)
-
-
-def normalise_organ(organ: str) -> str:
-    """Organ name as the criteria compare it: lower case, spaces and hyphens as underscores.
-
-    >>> normalise_organ("Porta Hepatis")
-    'porta_hepatis'
-    """
-    return re.sub(r"[\s\-]+", "_", organ.strip().lower())
 
 
 def _enum(cls: type[_E], value: object, owner: str, name: str) -> _E:
@@ -498,33 +491,42 @@ class LesionAssessment:
                 f"{self.cytology_confirmed!r}."
             )
 
-    def diameter_mm(self, criteria_name: str) -> float | None:
-        """The number the criteria sum for this lesion, or None when there is none.
+    def diameter_mm(self, criteria: ResponseCriteria | str) -> float | None:
+        """The number the criteria sum for this lesion (mm), or None when there is none.
 
         Parameters
         ----------
-        criteria_name : str
-            ``"recist1.1"`` (long axis; short axis for nodes) or ``"mrecist"`` (viable long axis;
-            short axis for nodes).
+        criteria : ResponseCriteria or str
+            The criteria, or their name (``"recist1.1"``, ``"mrecist"``). Nodes: the short axis.
+            Other lesions: the viable long axis when
+            :func:`~readerstation.criteria.organs.uses_viable_diameter` says so (mRECIST,
+            intrahepatic lesions only), else the long axis (RECIST 1.1; mRECIST outside the
+            liver).
         """
+        crit = resolve_criteria(criteria)
         m = self.measurement
         if m is None or m.state is not MeasurementState.MEASURED:
             return None
         if self.lesion.nodal:
             return m.short_axis_mm
-        if _criteria_key(criteria_name) == "mrecist":
+        if uses_viable_diameter(crit, self.lesion.organ, self.lesion.nodal):
             return m.viable_long_axis_mm
         return m.long_axis_mm
 
 
-def _criteria_key(name: str) -> str:
-    key = name.strip().lower() if isinstance(name, str) else ""
-    if key in ("recist1.1", "recist11", "recist"):
-        return "recist1.1"
-    if key == "mrecist":
-        return "mrecist"
+def resolve_criteria(criteria: ResponseCriteria | str) -> ResponseCriteria:
+    """``criteria`` as a parameter object: a name goes through
+    :func:`~readerstation.criteria.params.criteria_from_name`; raise :class:`ModelError` for an
+    unknown name or another type."""
+    if isinstance(criteria, ResponseCriteria):
+        return criteria
+    if isinstance(criteria, str):
+        try:
+            return criteria_from_name(criteria)
+        except CriteriaError as exc:
+            raise ModelError(str(exc)) from None
     raise ModelError(
-        f"criteria: expected 'recist1.1' or 'mrecist', received {name!r}; pick one of those."
+        f"criteria: expected a ResponseCriteria or 'recist1.1'/'mrecist', received {criteria!r}."
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from readerstation.criteria.enums import DiameterCall, NewLesionCall
+from readerstation.criteria.params import ResponseCriteria
 from readerstation.engine.model import (
     Assessment,
     NewLesion,
@@ -17,13 +18,15 @@ from readerstation.engine.model import (
     TargetMeasurement,
 )
 from readerstation.errors import ModelError
-from readerstation.model.entities import LesionAssessment, TimepointRead, _criteria_key
+from readerstation.model.entities import LesionAssessment, TimepointRead, resolve_criteria
 from readerstation.model.enums import MeasurementState
 
 __all__ = ["to_assessment", "to_subject_timeline"]
 
 
-def _target_diameter(a: LesionAssessment, criteria: str) -> float | DiameterCall | None:
+def _target_diameter(
+    a: LesionAssessment, criteria: ResponseCriteria
+) -> float | DiameterCall | None:
     m = a.measurement
     if m is None:
         return None
@@ -32,19 +35,20 @@ def _target_diameter(a: LesionAssessment, criteria: str) -> float | DiameterCall
     return m.state.to_diameter_call()
 
 
-def to_assessment(read: TimepointRead, criteria_name: str) -> Assessment:
+def to_assessment(read: TimepointRead, criteria_name: ResponseCriteria | str) -> Assessment:
     """One timepoint read as the engine's :class:`Assessment` for ``criteria_name``.
 
     Parameters
     ----------
     read : TimepointRead
         A read with a scan date.
-    criteria_name : str
-        ``"recist1.1"``: long axis (short axis for nodes); ``"mrecist"``: viable long axis (short
-        axis for nodes), and new lesions passed with size and HCC typicality so that mRECIST's
-        new-lesion rule decides.
+    criteria_name : ResponseCriteria or str
+        The criteria or their name. ``"recist1.1"``: long axis (short axis for nodes);
+        ``"mrecist"``: viable long axis for intrahepatic lesions, long axis elsewhere, short axis
+        for nodes (:meth:`LesionAssessment.diameter_mm`), and new lesions passed with size and
+        HCC typicality so that mRECIST's new-lesion rule decides.
     """
-    criteria = _criteria_key(criteria_name)
+    criteria = resolve_criteria(criteria_name)
     date = read.timepoint.scan_date
     if date is None:
         raise ModelError(
@@ -67,7 +71,7 @@ def to_assessment(read: TimepointRead, criteria_name: str) -> Assessment:
         for a in read.non_targets
     )
     new: NewLesionCall | tuple[NewLesion, ...] = read.new_lesion_call
-    if criteria == "mrecist" and read.new_lesions:
+    if criteria.new_lesion_requires_typical_hcc and read.new_lesions:
         details = []
         for a in read.new_lesions:
             m = a.measurement
@@ -89,7 +93,9 @@ def to_assessment(read: TimepointRead, criteria_name: str) -> Assessment:
     return Assessment(date=date, targets=targets, non_targets=non_targets, new_lesions=new)
 
 
-def to_subject_timeline(reads: Iterable[TimepointRead], criteria_name: str) -> SubjectTimeline:
+def to_subject_timeline(
+    reads: Iterable[TimepointRead], criteria_name: ResponseCriteria | str
+) -> SubjectTimeline:
     """A subject's signed reads (one reader) as the engine's :class:`SubjectTimeline`.
 
     Parameters
@@ -98,8 +104,8 @@ def to_subject_timeline(reads: Iterable[TimepointRead], criteria_name: str) -> S
         Signed reads of one subject by one reader; when a timepoint has several versions
         (amendments), the highest version is used. Order does not matter: timepoints are sorted
         by scan date, the earliest being the baseline.
-    criteria_name : str
-        ``"recist1.1"`` or ``"mrecist"``.
+    criteria_name : ResponseCriteria or str
+        The criteria, or ``"recist1.1"`` / ``"mrecist"``.
 
     Returns
     -------
@@ -111,7 +117,7 @@ def to_subject_timeline(reads: Iterable[TimepointRead], criteria_name: str) -> S
     ModelError
         Empty input, drafts, several subjects or readers, or a missing scan date.
     """
-    _criteria_key(criteria_name)
+    criteria = resolve_criteria(criteria_name)
     latest: dict[str, TimepointRead] = {}
     subjects: set[str] = set()
     readers: set[str] = set()
@@ -140,7 +146,7 @@ def to_subject_timeline(reads: Iterable[TimepointRead], criteria_name: str) -> S
     ordered = sorted(
         latest.values(), key=lambda r: (r.timepoint.scan_date is None, r.timepoint.scan_date)
     )
-    assessments = tuple(to_assessment(r, criteria_name) for r in ordered)
+    assessments = tuple(to_assessment(r, criteria) for r in ordered)
     first = ordered[0]
     start = first.subject.treatment_start or assessments[0].date
     try:

@@ -53,7 +53,6 @@ from readerstation.model.entities import (
     TimepointRead,
 )
 from readerstation.model.enums import LesionRole, LiverSegment, MeasurementState, ReadStatus
-from readerstation.reading._store_gap import list_assigned_timepoints
 from readerstation.reading.images import DicomFolderSource
 
 if TYPE_CHECKING:
@@ -308,11 +307,46 @@ class ReadingSession:
         """The reader's signed read of the previous timepoint (None at baseline)."""
         return self._prior
 
+    def load_prior_volume(self) -> Volume | None:
+        """The image the reader's signed prior read was measured on (None at baseline).
+
+        Loaded from the prior timepoint's study and the series recorded in the prior read, so
+        its lines (drawn on that series) can be shown beside the current image. Slow on first
+        call (the series is decoded; cached by :attr:`images` afterwards): call it off the GUI
+        thread.
+
+        Raises
+        ------
+        SeriesSelectionError
+            The prior read names no study or series, or its series is no longer in the folder.
+        """
+        prior = self._prior
+        if prior is None:
+            return None
+        tp = prior.timepoint
+        where = f"{prior.subject.code}/{tp.label}"
+        if tp.study_uid is None or tp.series_uid is None:
+            raise SeriesSelectionError(
+                f"prior {where}: the signed read records no study or series UID, so its image "
+                "cannot be shown; open that read to check it."
+            )
+        found = [
+            s
+            for s in self.images.study_series(prior.subject.code, tp.study_uid)
+            if s.series_uid == tp.series_uid
+        ]
+        if not found:
+            raise SeriesSelectionError(
+                f"prior {where}: series {tp.series_uid} it was measured on is not in the image "
+                f"folder {self.images.root}; restore the files to see the prior."
+            )
+        return self.images.load(found[0])
+
     # -- worklist and opening ---------------------------------------------------------------
 
     def worklist(self) -> list[ReadingTask]:
         """The reader's timepoint tasks, by trial code then scan date, with their status."""
-        tps = list_assigned_timepoints(self.repository)
+        tps = self.repository.list_assigned_timepoints()
         latest = {(r.subject, r.timepoint): r for r in self.repository.list_reads(latest_only=True)}
         seen: set[str] = set()
         out: list[ReadingTask] = []
@@ -354,7 +388,7 @@ class ReadingSession:
         SeriesSelectionError
             The study's images are missing, or no clear arterial series (pass ``series_uid``).
         """
-        tasks = [(s, t) for s, t in list_assigned_timepoints(self.repository) if s.code == subject]
+        tasks = self.repository.list_assigned_timepoints(subject)
         match = [(s, t) for s, t in tasks if t.label == timepoint]
         if not match:
             listing = ", ".join(t.label for _, t in tasks) or "none (subject not assigned)"

@@ -8,6 +8,8 @@ Any SQLAlchemy URL works the same (``postgresql+psycopg://user:pw@host/db``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,9 @@ __all__ = [
 
 DEFAULT_SQLITE_URL = "sqlite:///var/readerstation.sqlite"
 """The embedded default store, relative to the current directory."""
+
+READ_ONLY_OPTION = "readerstation_read_only"
+"""Connection execution option that marks a read-only transaction (plain BEGIN on SQLite)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another one to finish (ms)."""
@@ -74,6 +79,11 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            # a read-only transaction (Store.read_session): a WAL snapshot that never takes the
+            # write lock, so it neither waits for nor blocks the writers
+            conn.exec_driver_sql("BEGIN")
+            return
         # Take the write lock at BEGIN: the audit chain's read-then-append never races.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -103,6 +113,22 @@ class Store:
         """The Alembic revision the database is at."""
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction (rolled back at the end; never write in it).
+
+        On SQLite it begins with a plain (deferred) ``BEGIN`` instead of ``BEGIN IMMEDIATE``, so
+        it does not queue behind, or hold up, the writers; a write inside it could fail with
+        ``SQLITE_BUSY``, which is why it is for reads only.
+        """
+        with self.engine.connect() as conn:
+            ro = conn.execution_options(**{READ_ONLY_OPTION: True})
+            with Session(bind=ro, expire_on_commit=False) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
 
     def close(self) -> None:
         """Release every connection."""

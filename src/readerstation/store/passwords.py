@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from readerstation.errors import ModelError
 
-__all__ = ["PASSWORD_MIN_LENGTH", "KdfParams", "check_password_policy"]
+__all__ = ["PASSWORD_MIN_LENGTH", "KdfParams", "check_password_policy", "dummy_hash"]
 
 PASSWORD_MIN_LENGTH = 8
 """Shortest password accepted (characters)."""
@@ -74,3 +75,15 @@ def check_password_policy(password: object) -> str:
             "typed); remove them."
         )
     return password
+
+
+@lru_cache(maxsize=8)
+def dummy_hash(kdf: KdfParams) -> str:
+    """A hash of a random password with ``kdf``'s parameters, computed once per parameters.
+
+    Verifying a login of an unknown or inactive user against it costs the same argon2 work as a
+    real user's, so the time taken does not reveal which user names exist.
+    """
+    import secrets
+
+    return kdf.hash(secrets.token_urlsafe(32))

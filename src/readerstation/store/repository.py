@@ -14,6 +14,8 @@ action                 reader  adjudicator  admin
 add users, subjects,                          yes
 timepoints, assign
 list users                                    yes
+list own assigned      yes
+timepoints (worklist)
 save/sign/amend own    yes
 reads
 list/get/export reads  own                    all
@@ -38,6 +40,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from readerstation.criteria.checks import check_timepoint_read
+from readerstation.criteria.params import MRecistCriteria, Recist11Criteria, ResponseCriteria
 from readerstation.errors import (
     AccessDenied,
     AuthenticationError,
@@ -59,7 +63,7 @@ from readerstation.store.audit import (
     verify_audit_chain,
 )
 from readerstation.store.engine import Store
-from readerstation.store.passwords import KdfParams, check_password_policy
+from readerstation.store.passwords import KdfParams, check_password_policy, dummy_hash
 from readerstation.store.schema import (
     Assignment,
     ReadRow,
@@ -69,9 +73,14 @@ from readerstation.store.schema import (
     utc_now,
 )
 
-__all__ = ["ReadSummary", "Repository", "UserInfo", "create_first_admin"]
+__all__ = ["SIGNING_CRITERIA", "ReadSummary", "Repository", "UserInfo", "create_first_admin"]
 
 _T = TypeVar("_T")
+
+SIGNING_CRITERIA: tuple[ResponseCriteria, ...] = (Recist11Criteria(), MRecistCriteria())
+"""The criteria every read must satisfy to be signed: :meth:`Repository.sign_read` runs
+:func:`~readerstation.criteria.checks.check_timepoint_read` for each and refuses blocking
+findings (the reads carry both the long axis and the viable diameter)."""
 
 _SIGNED_TRIGGER_WORDS = "signed read is immutable"
 
@@ -184,6 +193,16 @@ def _transaction(store: Store) -> Iterator[Session]:
         raise _translate_db_error(exc) from exc
 
 
+@contextmanager
+def _read_transaction(store: Store) -> Iterator[Session]:
+    """A read-only transaction (no write lock on SQLite), errors translated."""
+    try:
+        with store.read_session() as session:
+            yield session
+    except DBAPIError as exc:
+        raise _translate_db_error(exc) from exc
+
+
 def _audit_refusal(store: Store, actor: str | None, refusal: _Refused) -> None:
     with _transaction(store) as s:
         append_event(
@@ -271,21 +290,45 @@ class Repository:
     ) -> Repository:
         """Authenticate ``name`` with ``password`` (failed attempts are audited).
 
+        The account is read in a short read-only transaction and the password verified (argon2)
+        outside any transaction; an unknown or inactive user is verified against a dummy hash
+        with the same parameters, so the time taken does not reveal which names exist. The
+        account's row version is re-checked after the verification.
+
         Raises
         ------
         AuthenticationError
             Unknown or inactive user, or wrong password (the message does not say which).
         """
         kdf = kdf or KdfParams()
-        with _transaction(store) as s:
-            user = s.execute(select(User).where(User.name == name)).scalar_one_or_none()
-            ok = (
-                user is not None
-                and user.active
-                and isinstance(password, str)
-                and kdf.verify(user.password_hash, password)
-            )
-            if not ok or user is None:
+        # 1. the account, in a short read-only transaction (no write lock)
+        found = None
+        if isinstance(name, str):
+            with _read_transaction(store) as s:
+                found = s.execute(
+                    select(User.id, User.role, User.active, User.password_hash, User.version).where(
+                        User.name == name
+                    )
+                ).first()
+        # 2. argon2 outside any transaction, so other users' writes do not queue behind it. An
+        # unknown or inactive user is verified against a dummy hash: the same KDF work, so the
+        # time taken does not tell which user names exist.
+        real = found is not None and bool(found.active) and isinstance(password, str)
+        fallback = dummy_hash(kdf)  # always (cached): the first login of any name pays it
+        ok = kdf.verify(
+            found.password_hash if real and found is not None else fallback,
+            password if isinstance(password, str) else "",
+        )
+        ok = ok and real
+        if ok and found is not None:
+            # 3. the account did not change (password, role, deactivation) meanwhile
+            with _read_transaction(store) as s:
+                now = s.execute(
+                    select(User.version, User.active).where(User.id == found.id)
+                ).first()
+            ok = now is not None and now.version == found.version and bool(now.active)
+        if not ok or found is None:
+            with _transaction(store) as s:
                 append_event(
                     s,
                     actor=name[:64] if isinstance(name, str) else None,
@@ -295,16 +338,11 @@ class Repository:
                     outcome="refused",
                     detail="unknown user or wrong password",
                 )
-                refused = True
-            else:
-                refused = False
-                user_id, role = user.id, UserRole(user.role)
-        if refused:
             raise AuthenticationError(
                 f"login: unknown user or wrong password for {name!r}; check both (the attempt "
                 "was recorded)."
             )
-        return cls(store, user_id, name, role, kdf)
+        return cls(store, found.id, name, UserRole(found.role), kdf)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -359,6 +397,8 @@ class Repository:
             ) from None
         _code(name, "user", "name")
         check_password_policy(password)
+        # argon2 before the transaction (a non-admin is refused inside it, before any use)
+        password_hash = self._kdf.hash(password) if self.user.role is UserRole.ADMIN else ""
 
         def run(s: Session) -> UserInfo:
             self._require("user.add", UserRole.ADMIN, entity_type="user", entity_id=name)
@@ -366,7 +406,7 @@ class Repository:
                 raise StoreError(
                     f"user add: a user named {name!r} already exists; pick another name."
                 )
-            s.add(User(name=name, role=role.value, password_hash=self._kdf.hash(password)))
+            s.add(User(name=name, role=role.value, password_hash=password_hash))
             self._audit(s, "user.add", "user", name, after={"name": name, "role": role.value})
             return UserInfo(name, role)
 
@@ -480,13 +520,74 @@ class Repository:
 
         return self._run(run)
 
+    def list_assigned_timepoints(
+        self, subject_code: str | None = None
+    ) -> list[tuple[Subject, Timepoint]]:
+        """The timepoints of the subjects assigned to this reader: the reader's worklist (audited).
+
+        Blinding is in the SQL filter: only subjects with an assignment to this user are
+        selected, so a reader never learns of another reader's subjects. A subject that exists
+        but is not assigned to the reader gives an empty list, exactly as an unknown code.
+
+        Parameters
+        ----------
+        subject_code : str or None
+            Only this subject's timepoints (trial code); ``None`` for every assigned subject.
+
+        Returns
+        -------
+        list of (Subject, Timepoint)
+            Ordered by subject code, then scan date, then label.
+
+        Raises
+        ------
+        AccessDenied
+            The user is not a reader (audited).
+        """
+
+        from readerstation.dicom.phase import Phase  # lazy, as in readerstation.model
+
+        def run(s: Session) -> list[tuple[Subject, Timepoint]]:
+            self._require(
+                "worklist.list",
+                UserRole.READER,
+                entity_type="subject",
+                entity_id=subject_code,
+            )
+            q = (
+                select(SubjectRow, TimepointRow)
+                .join(Assignment, Assignment.subject_id == SubjectRow.id)
+                .join(TimepointRow, TimepointRow.subject_id == SubjectRow.id)
+                .where(Assignment.reader_id == self._user_id)
+                .order_by(SubjectRow.code, TimepointRow.scan_date, TimepointRow.label)
+            )
+            if subject_code is not None:
+                q = q.where(SubjectRow.code == subject_code)
+            out = [
+                (
+                    Subject(subj.code, subj.treatment_start),
+                    Timepoint(tp.label, tp.scan_date, tp.study_uid, tp.series_uid, Phase(tp.phase)),
+                )
+                for subj, tp in s.execute(q)
+            ]
+            self._audit(
+                s, "worklist.list", "subject", subject_code, detail=f"{len(out)} timepoints"
+            )
+            return out
+
+        return self._run(run)
+
     # -- reads ------------------------------------------------------------------------------
 
     def save_draft(self, read: TimepointRead) -> TimepointRead:
         """Autosave a reader's draft of their own read (one cheap transaction, audited).
 
         The draft of (subject, timepoint, reader) at ``read.version`` is created or replaced.
-        Saving content identical to what is stored writes nothing.
+        Saving content identical to what is stored writes nothing. The subject
+        (``treatment_start``) and timepoint (``scan_date``, ``study_uid``) saved are the stored
+        ones, whatever the read carries; only the reader's chosen ``series_uid`` and ``phase``
+        (validated by :class:`~readerstation.model.Timepoint`) are kept. The returned read
+        carries what was saved.
 
         Raises
         ------
@@ -519,17 +620,11 @@ class Repository:
             subj, tp = self._assigned_timepoint(
                 s, read.subject.code, read.timepoint.label, "read.save_draft"
             )
-            if (
-                read.timepoint.scan_date is not None
-                and tp.scan_date is not None
-                and read.timepoint.scan_date != tp.scan_date
-            ):
-                raise StoreError(
-                    f"save_draft {where}: scan date {read.timepoint.scan_date} differs from the "
-                    f"stored timepoint's {tp.scan_date}; reload the case."
-                )
+            # subject and timepoint details are the store's, never the reader's: only the
+            # series the reader chose to read (and its phase) come from the read
+            stored = _with_stored_context(read, subj, tp)
             row = self._latest_row(s, tp.id)
-            content = _content(read)
+            content = _content(stored)
             now = utc_now()
             if row is None:
                 if read.version != 1:
@@ -551,7 +646,7 @@ class Repository:
                 s.add(row)
                 s.flush()
                 self._audit(s, "read.save_draft", "read", row.id, after=content)
-                return _with_id(read, row.id)
+                return _with_id(stored, row.id)
             if row.read_version != read.version:
                 raise ConcurrentEditError(
                     f"save_draft {where}: the stored read is version {row.read_version}, the draft "
@@ -569,7 +664,7 @@ class Repository:
                 )
             sha = _sha256(content)
             if sha == row.content_sha256:
-                return _with_id(read, row.id)
+                return _with_id(stored, row.id)
             before = row.content
             # a Core UPDATE guarded by the row version (cheaper than the ORM flush; autosave)
             done = s.connection().execute(
@@ -589,7 +684,7 @@ class Repository:
                     "loaded; reload the read."
                 )
             self._audit(s, "read.save_draft", "read", row.id, before=before, after=content)
-            return _with_id(read, row.id)
+            return _with_id(stored, row.id)
 
         return self._run(run)
 
@@ -712,6 +807,13 @@ class Repository:
     ) -> TimepointRead:
         """Sign the reader's own draft after re-entering their password; it is then immutable.
 
+        The read must satisfy every criteria of :data:`SIGNING_CRITERIA` (RECIST 1.1 and
+        mRECIST): :func:`~readerstation.criteria.checks.check_timepoint_read` runs here, on the
+        stored draft, so no caller can skip it. A follow-up is checked against the reader's own
+        latest signed read of the subject's baseline (first timepoint by scan date), which must
+        exist. The password is verified (argon2) outside any transaction; the signature is then
+        written in a short transaction that re-checks the draft did not change meanwhile.
+
         Parameters
         ----------
         read_id : int
@@ -719,21 +821,30 @@ class Repository:
         password : str
             The reader's password, asked again at signing.
         blockers : callable or None
-            Returns the reasons that forbid signing this read (for example the messages of the
-            blocking findings of :func:`readerstation.criteria.checks.check_timepoint_read`);
-            any reason refuses the signature (audited) and the read stays a draft.
+            Extra reasons that forbid signing this read (for example the reading session's
+            findings with the series' slice thickness, which the store does not know); any
+            reason refuses the signature (audited) and the read stays a draft.
 
         Raises
         ------
         AuthenticationError
             Wrong password (audited).
         CriteriaError
-            ``blockers`` gave reasons (audited).
+            Blocking criteria findings, no signed baseline read for a follow-up, or reasons
+            from ``blockers`` (audited).
         ReadLockedError
             Already signed.
+        ConcurrentEditError
+            The draft changed between the checks and the signature: reload and sign again.
         """
 
-        def run(s: Session) -> TimepointRead:
+        def refuse(error: ReaderstationError) -> NoReturn:
+            _audit_refusal(
+                self._store, self.user.name, _Refused(error, "read.sign", "read", read_id)
+            )
+            raise error
+
+        def load(s: Session) -> tuple[int, str | None, TimepointRead, TimepointRead | None, str]:
             self._require("read.sign", UserRole.READER, entity_type="read", entity_id=read_id)
             row = self._visible_row(s, read_id, "read.sign")
             if row.status == ReadStatus.SIGNED.value:
@@ -742,29 +853,92 @@ class Repository:
                     "changes."
                 )
             user = s.get(User, self._user_id)
-            if user is None or not self._kdf.verify(user.password_hash, password):
-                raise _Refused(
-                    AuthenticationError(
-                        f"sign read {read_id}: wrong password; the read stays a draft (the "
-                        "attempt was recorded)."
-                    ),
-                    "read.sign",
-                    "read",
-                    read_id,
+            draft = TimepointRead.from_dict(json.loads(row.content), read_id=row.id)
+            tps = s.execute(
+                select(TimepointRow).where(TimepointRow.subject_id == row.subject_id)
+            ).scalars()
+            first = min(
+                tps, key=lambda t: (t.scan_date is None, t.scan_date or dt.date.min, t.label)
+            )
+            baseline = None
+            missing = ""
+            if first.id != row.timepoint_id:
+                base_row = s.execute(
+                    select(ReadRow)
+                    .where(
+                        ReadRow.timepoint_id == first.id,
+                        ReadRow.reader_id == row.reader_id,
+                        ReadRow.status == ReadStatus.SIGNED.value,
+                    )
+                    .order_by(ReadRow.read_version.desc())
+                    .limit(1)
+                ).scalar_one_or_none()
+                if base_row is None:
+                    missing = (
+                        f"{draft.subject.code}/{draft.timepoint.label} is a follow-up and your "
+                        f"baseline read {draft.subject.code}/{first.label} is not signed; sign "
+                        "the baseline first"
+                    )
+                else:
+                    baseline = TimepointRead.from_dict(json.loads(base_row.content))
+            return (
+                row.version,
+                None if user is None else user.password_hash,
+                draft,
+                baseline,
+                missing,
+            )
+
+        # 1. a short read-only transaction: the draft, its row version, the baseline
+        try:
+            with _read_transaction(self._store) as s:
+                version, password_hash, draft, baseline, missing = load(s)
+        except _Refused as r:
+            _audit_refusal(self._store, self.user.name, r)
+            raise r.error from None
+        # 2. argon2 outside any transaction
+        if (
+            not isinstance(password, str)
+            or password_hash is None
+            or not self._kdf.verify(password_hash, password)
+        ):
+            refuse(
+                AuthenticationError(
+                    f"sign read {read_id}: wrong password; the read stays a draft (the attempt "
+                    "was recorded)."
+                )
+            )
+        # 3. the criteria, then the caller's extra blockers
+        reasons: list[str] = [missing] if missing else []
+        for crit in SIGNING_CRITERIA:
+            for f in check_timepoint_read(draft, criteria=crit, baseline=baseline):
+                if f.blocking:
+                    reasons.append(f"{crit.name}: {f.lesion + ' ' if f.lesion else ''}{f.message}")
+        if blockers is not None:
+            reasons.extend(r for r in blockers(draft) if r not in reasons)
+        if reasons:
+            refuse(
+                CriteriaError(
+                    f"sign read {read_id}: signing is blocked until these are fixed: "
+                    + "; ".join(reasons)
+                )
+            )
+
+        # 4. a short write transaction, re-checking the draft is still the one checked
+        def write(s: Session) -> TimepointRead:
+            self._require("read.sign", UserRole.READER, entity_type="read", entity_id=read_id)
+            row = self._visible_row(s, read_id, "read.sign")
+            if row.status == ReadStatus.SIGNED.value:
+                raise ReadLockedError(
+                    f"sign read {read_id}: already signed on {row.signed_at}; a signed read never "
+                    "changes."
+                )
+            if row.version != version:
+                raise ConcurrentEditError(
+                    f"sign read {read_id}: the draft was saved again while it was being checked; "
+                    "sign again."
                 )
             now = utc_now()
-            draft = TimepointRead.from_dict(json.loads(row.content), read_id=row.id)
-            reasons = list(blockers(draft)) if blockers is not None else []
-            if reasons:
-                raise _Refused(
-                    CriteriaError(
-                        f"sign read {read_id}: signing is blocked until these are fixed: "
-                        + "; ".join(reasons)
-                    ),
-                    "read.sign",
-                    "read",
-                    read_id,
-                )
             signed = TimepointRead(
                 draft.subject,
                 draft.timepoint,
@@ -787,7 +961,7 @@ class Repository:
             self._audit(s, "read.sign", "read", row.id, before=before, after=content)
             return signed
 
-        return self._run(run)
+        return self._run(write)
 
     def amend_read(self, read_id: int) -> TimepointRead:
         """Start a correction of a signed read: a new draft version; the signed one is kept."""
@@ -924,6 +1098,23 @@ class Repository:
         if row is None:
             raise StoreError(f"{action}: no read with id {read_id}.")
         return row
+
+
+def _with_stored_context(read: TimepointRead, subj: SubjectRow, tp: TimepointRow) -> TimepointRead:
+    """``read`` with the stored subject and timepoint; the reader's series and phase kept."""
+    return TimepointRead(
+        Subject(subj.code, subj.treatment_start),
+        Timepoint(
+            tp.label, tp.scan_date, tp.study_uid, read.timepoint.series_uid, read.timepoint.phase
+        ),
+        read.reader,
+        read.lesions,
+        read.new_lesion_call,
+        read.status,
+        read.version,
+        read.signed_at,
+        read.read_id,
+    )
 
 
 def _with_id(read: TimepointRead, read_id: int) -> TimepointRead:

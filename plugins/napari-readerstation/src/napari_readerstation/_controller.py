@@ -337,7 +337,7 @@ def derive_layer_name(subject: str, info: Any) -> str:
 @dataclass
 class _State:
     folder: Path | None = None
-    db_path: Path | None = None
+    db_url: str | None = None
     index: Any | None = None
     studies: tuple[StudyEntry, ...] = ()
     current: OpenSeries | None = None
@@ -352,8 +352,9 @@ class ReadingController:
     ----------
     windows : tuple of WindowPreset
         Window presets offered; the first is the initial window (liver).
-    db_path : path, optional
-        Trial database file, shown only (the store arrives in a later issue).
+    db_url : str, optional
+        The trial store's SQLAlchemy URL (password hidden), shown in the dock; the Measure dock
+        reads and writes the store.
 
     Signals
     -------
@@ -377,13 +378,13 @@ class ReadingController:
     def __init__(
         self,
         windows: Sequence[WindowPreset] = STANDARD_WINDOWS,
-        db_path: str | Path | None = None,
+        db_url: str | None = None,
     ) -> None:
         self.windows: tuple[WindowPreset, ...] = tuple(windows)
         if not self.windows:
             raise ReaderstationError("ReadingController needs at least one WindowPreset.")
         self._state = _State(window=self.windows[0])
-        self._state.db_path = Path(db_path) if db_path is not None else None
+        self._state.db_url = db_url
 
     # ------------------------------------------------------------------ read-only state
     @property
@@ -392,9 +393,9 @@ class ReadingController:
         return self._state.folder
 
     @property
-    def db_path(self) -> Path | None:
-        """The trial database path given at launch (not used yet)."""
-        return self._state.db_path
+    def db_url(self) -> str | None:
+        """The trial store's URL (password hidden), or None when no store is attached."""
+        return self._state.db_url
 
     @property
     def studies(self) -> tuple[StudyEntry, ...]:

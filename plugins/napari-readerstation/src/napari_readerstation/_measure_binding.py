@@ -13,12 +13,19 @@ reason is announced on :attr:`MeasureBinding.message`, never raised::
     session.open("HCC-001", "TP0"); binding.show_read()
     binding.active_lesion = "T1"
     binding.layers["long"].add_lines([p0_data, p1_data])   # -> session.set_line("T1", "long", ...)
+
+At a follow-up, :meth:`show_read` also shows the reader's signed prior read beside the current
+image (napari grid: prior on the left, current on the right), each in its own frame: the two
+series have different origins, and since every layer's world coordinates are signed patient
+LPS mm (the adapter), the shared slice position is a patient z, so moving the current slice
+shows the prior slice nearest to the same patient z. The prior's lines are read-only (an edit
+snaps back).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +35,8 @@ from napari_readerstation._adapter import VolumeView
 from napari_readerstation._binding import to_layer_data
 from napari_readerstation._windows import find_window
 from readerstation.errors import GeometryError, MeasurementError, ReaderstationError, ReadingError
+from readerstation.geometry import Volume
+from readerstation.model import LinePoints, Measurement, TimepointRead
 from readerstation.reading import LineKind, ReadingSession
 
 __all__ = ["LINE_COLOURS", "LINE_WIDTHS", "MeasureBinding"]
@@ -44,6 +53,54 @@ _LINE_FIELD = {
 #: Edge width (screen pixels) of each kind: the viable line is drawn thinner, over the long axis.
 LINE_WIDTHS = {LineKind.LONG: 2.0, LineKind.SHORT: 2.0, LineKind.VIABLE: 1.0}
 _SAME_MM = 1e-3
+
+
+def camera(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9)."""
+    scene = getattr(viewer, "scene", None)
+    cam = getattr(scene, "camera", None)
+    return cam if cam is not None else viewer.camera
+
+
+def _grid(viewer: Any) -> Any:
+    """The viewer's grid settings (``viewer.canvas.grid`` since napari 0.9)."""
+    canvas = getattr(viewer, "canvas", None)
+    grid = getattr(canvas, "grid", None)
+    return grid if grid is not None else viewer.grid
+
+
+def _read_lines(read: TimepointRead, kind: LineKind) -> list[tuple[str, str, LinePoints]]:
+    """(tracking id, label, line) of every lesion of ``read`` with a ``kind`` line."""
+    out = []
+    for a in read.lesions:
+        m = a.measurement
+        line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
+        if line is not None:
+            out.append((a.lesion.tracking_id, a.lesion.label, line))
+    return out
+
+
+def _first_line(m: Measurement | None) -> LinePoints | None:
+    for kind in LineKind:
+        line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
+        if line is not None:
+            return cast(LinePoints, line)
+    return None
+
+
+def _label_lines(layer: Any, lines: list[tuple[str, str, LinePoints]], kind: LineKind) -> None:
+    """Set the owners of a layer's lines; the long axis lines carry the lesion label."""
+    layer.features = {
+        "tracking_id": np.array([t for t, _, _ in lines], dtype=object),
+        "label": np.array([lab for _, lab, _ in lines], dtype=object),
+    }
+    if kind is LineKind.LONG and lines:
+        layer.text = {
+            "string": "{label}",
+            "color": LINE_COLOURS[kind],
+            "size": 10,
+            "anchor": "upper_left",
+        }
 
 
 class MeasureBinding:
@@ -72,15 +129,28 @@ class MeasureBinding:
         self.layers: dict[LineKind, Any] = {}
         self.view: VolumeView | None = None
         self.active_lesion: str | None = None
+        self.prior_image_layer: Any | None = None
+        self.prior_layers: dict[LineKind, Any] = {}
+        self.prior_view: VolumeView | None = None
         self._syncing = False
         self._removing: dict[LineKind, tuple[int, ...]] = {}
 
     # ------------------------------------------------------------------ showing
-    def show_read(self) -> None:
-        """(Re)build the image and line layers for the session's open read."""
+    def show_read(self, prior_volume: Volume | None = None) -> None:
+        """(Re)build the image and line layers for the session's open read.
+
+        Parameters
+        ----------
+        prior_volume : Volume or None
+            The image of the session's signed prior read
+            (:meth:`ReadingSession.load_prior_volume`); shown read-only beside the current one.
+        """
         self.clear()
         session = self.session
         volume = session.volume
+        prior = session.prior_read
+        if prior is not None and prior_volume is not None:
+            self._show_prior(prior_volume)
         self.view = VolumeView.of(volume)
         data, kwargs, _ = to_layer_data(
             session.read.subject.code, session.series, self.view, find_window("Liver"), loaded=True
@@ -96,11 +166,18 @@ class MeasureBinding:
                 edge_color=LINE_COLOURS[kind],
                 edge_width=LINE_WIDTHS[kind],
                 face_color="transparent",
-                features={"tracking_id": np.array([], dtype=object)},
+                features={
+                    "tracking_id": np.array([], dtype=object),
+                    "label": np.array([], dtype=object),
+                },
                 **self.view.layer_kwargs(),
             )
             layer.events.data.connect(lambda event, k=kind: self._on_data(k, event))
             self.layers[kind] = layer
+        _grid(self.viewer).enabled = bool(self.prior_layers)
+        if self.prior_layers:
+            _grid(self.viewer).stride = 1 + len(LineKind)
+            _grid(self.viewer).shape = (1, 2)
         self.viewer.reset_view()
         self.redraw()
         first = next((a for a in session.read.lesions if a.measurement is not None), None)
@@ -109,21 +186,82 @@ class MeasureBinding:
         else:
             self.viewer.dims.set_point(0, self.view.middle_slice_world())
 
+    def _show_prior(self, volume: Volume) -> None:
+        prior = self.session.prior_read
+        if prior is None:
+            return
+        self.prior_view = VolumeView.of(volume)
+        data, kwargs, _ = to_layer_data(
+            prior.subject.code,
+            self.session.series,
+            self.prior_view,
+            find_window("Liver"),
+            loaded=True,
+        )
+        kwargs["name"] = f"{prior.subject.code}/{prior.timepoint.label} prior (signed)"
+        self.prior_image_layer = self.viewer.add_image(data, **kwargs)
+        for kind in LineKind:
+            layer = self.viewer.add_shapes(
+                ndim=3,
+                name=f"prior {kind.value}",
+                edge_color=LINE_COLOURS[kind],
+                edge_width=LINE_WIDTHS[kind],
+                face_color="transparent",
+                opacity=0.8,
+                **self.prior_view.layer_kwargs(),
+            )
+            layer.events.data.connect(lambda event: self._on_prior_edit(event))
+            self.prior_layers[kind] = layer
+        self._draw_prior()
+
+    def _draw_prior(self) -> None:
+        prior, view = self.session.prior_read, self.prior_view
+        if prior is None or view is None:
+            return
+        self._syncing = True
+        try:
+            for kind, layer in self.prior_layers.items():
+                lines = _read_lines(prior, kind)
+                layer.data = []
+                if lines:
+                    world = [
+                        view.patient_to_world(np.asarray([ln.start, ln.end])) for _, _, ln in lines
+                    ]
+                    layer.add_lines(
+                        [np.array([layer.world_to_data(w) for w in pts]) for pts in world],
+                        edge_color=LINE_COLOURS[kind],
+                        edge_width=LINE_WIDTHS[kind],
+                    )
+                _label_lines(layer, lines, kind)
+        finally:
+            self._syncing = False
+
+    def _on_prior_edit(self, event: Any) -> None:
+        if self._syncing or str(getattr(event, "action", "")) not in (
+            "added",
+            "changed",
+            "removed",
+        ):
+            return
+        self._draw_prior()
+        self.message.emit(
+            "the prior read is signed and cannot change here; draw on the current image (right)",
+            True,
+        )
+
     def clear(self) -> None:
         """Remove the layers this binding added."""
-        for layer in [self.image_layer, *self.layers.values()]:
+        layers = [self.image_layer, *self.layers.values()]
+        layers += [self.prior_image_layer, *self.prior_layers.values()]
+        for layer in layers:
             if layer is not None and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
         self.image_layer, self.layers, self.view = None, {}, None
+        self.prior_image_layer, self.prior_layers, self.prior_view = None, {}, None
+        _grid(self.viewer).enabled = False
 
     def _lines(self, kind: LineKind) -> list[tuple[str, Any]]:
-        out = []
-        for a in self.session.read.lesions:
-            m = a.measurement
-            line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
-            if line is not None:
-                out.append((a.lesion.tracking_id, line))
-        return out
+        return [(t, ln) for t, _, ln in _read_lines(self.session.read, kind)]
 
     def redraw(self) -> None:
         """Redraw every line layer from the session (the saved read is the truth)."""
@@ -132,29 +270,51 @@ class MeasureBinding:
         self._syncing = True
         try:
             for kind, layer in self.layers.items():
-                lines = self._lines(kind)
-                shapes = [self._patient_to_data(layer, [ln.start, ln.end]) for _, ln in lines]
+                lines = _read_lines(self.session.read, kind)
+                shapes = [self._patient_to_data(layer, [ln.start, ln.end]) for _, _, ln in lines]
                 layer.data = []
                 if shapes:
                     layer.add_lines(
                         shapes, edge_color=LINE_COLOURS[kind], edge_width=LINE_WIDTHS[kind]
                     )
-                layer.features = {"tracking_id": np.array([t for t, _ in lines], dtype=object)}
+                _label_lines(layer, lines, kind)
         finally:
             self._syncing = False
 
-    def jump_to(self, lesion: str) -> None:
-        """Show the slice of a lesion's first line."""
+    def jump_to(self, lesion: str) -> float | None:
+        """Show the slice of a lesion's first line (at a follow-up without a line yet: the
+        slice of its line in the prior read), centred on the line's middle; the prior beside
+        follows by patient z and is centred on the same patient position.
+
+        Returns
+        -------
+        float or None
+            The world slice coordinate shown (mm), None when the lesion has no line.
+        """
         if self.view is None:
-            return
+            return None
         a = self.session.assessment(lesion)
-        m = a.measurement
-        for kind in LineKind:
-            line = getattr(m, _LINE_FIELD[kind]) if m is not None else None
-            if line is not None:
-                world = self.view.patient_to_world(np.asarray(line.start))
-                self.viewer.dims.set_point(0, float(world[0]))
-                return
+        line = _first_line(a.measurement)
+        if line is None and self.session.prior_read is not None:
+            tid = a.lesion.tracking_id
+            before = [b for b in self.session.prior_read.lesions if b.lesion.tracking_id == tid]
+            line = _first_line(before[0].measurement) if before else None
+        if line is None:
+            return None
+        world = self.view.patient_to_world(np.asarray([line.start, line.end])).mean(axis=0)
+        self.viewer.dims.set_point(0, float(world[0]))
+        # centre on the line: world is patient LPS mm in every cell, so the prior beside is
+        # centred on the same patient position
+        camera(self.viewer).center = (float(world[1]), float(world[2]))
+        return float(world[0])
+
+    def prior_slice_index(self) -> int | None:
+        """The prior image's slice shown now (array index), None when no prior is shown."""
+        if self.prior_image_layer is None or self.prior_view is None:
+            return None
+        point = np.asarray(self.viewer.dims.point, float)
+        data = self.prior_image_layer.world_to_data(point)
+        return int(np.clip(np.rint(data[0]), 0, self.prior_view.volume.shape[0] - 1))
 
     # ------------------------------------------------------------------ coordinates
     def _shown_view(self) -> VolumeView:

@@ -7,7 +7,7 @@ are shown in the dock, never as a traceback::
 
     widget = MeasureWidget(viewer, store, "sample_dicom")
     widget.login("reader1", "demo-password")
-    widget.open_task("HCC-001", "TP0")
+    widget.open_task("HCC-001", "TP0")   # in a background thread: wait for widget.busy False
     widget.add_lesion("T1", "target", "liver", liver_segment="VIII", typical_hcc=True)
     widget.select_lesion("T1"); widget.select_kind("long")   # then draw on the "long axis" layer
     widget.sign("demo-password")
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -33,7 +36,9 @@ from qtpy.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
+    QShortcut,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -41,12 +46,18 @@ from qtpy.QtWidgets import (
 )
 
 from napari_readerstation._measure_binding import MeasureBinding
+from napari_readerstation._windows import (
+    STANDARD_WINDOWS,
+    WindowPreset,
+    derive_window_from_drag,
+)
 from readerstation.errors import ReaderstationError, ReadingError
-from readerstation.model import LesionRole, LiverSegment, MeasurementState
+from readerstation.geometry import Volume
+from readerstation.model import LesionRole, LiverSegment, MeasurementState, TimepointRead
 from readerstation.reading import DicomFolderSource, LineKind, ReadingSession, ReadingTask
 from readerstation.store import KdfParams, Repository, Store
 
-__all__ = ["LESION_COLUMNS", "WORKLIST_COLUMNS", "MeasureWidget"]
+__all__ = ["LESION_COLUMNS", "SHORTCUTS", "WORKLIST_COLUMNS", "MeasureWidget"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -54,6 +65,28 @@ _T = TypeVar("_T")
 WORKLIST_COLUMNS = ("Subject", "Timepoint", "Scan date", "Status")
 LESION_COLUMNS = ("Label", "Role", "Organ", "Long mm", "Short mm", "Viable mm", "State")
 _ERROR_STYLE = "color: #ff6b6b;"
+
+_KIND_KEYS = {LineKind.LONG: "F2", LineKind.SHORT: "F3", LineKind.VIABLE: "F4"}
+
+#: Keyboard shortcuts of the Measure dock (Qt notation) -> what they do. The window presets
+#: (Alt+1..4, from ``_windows.STANDARD_WINDOWS``) are added when the dock owns them.
+SHORTCUTS = {
+    "F2": "draw the long axis of the selected lesion",
+    "F3": "draw the short axis (nodes)",
+    "F4": "draw the viable-enhancing diameter",
+    "F5": "seed mode on/off: a click inside the lesion proposes its lines",
+    "PgDown": "next lesion (and jump to it)",
+    "PgUp": "previous lesion (and jump to it)",
+    "Ctrl+J": "jump to the selected lesion's slice",
+}
+
+
+def _warm_unit_registry() -> None:
+    """Build pint's unit registry (0.6 s, once) here rather than in the first layer's creation
+    on the GUI thread (napari parses the layers' ``units``)."""
+    import pint
+
+    _ = pint.get_application_registry().mm
 
 
 def _style_table(table: QTableWidget, mode: QHeaderView.ResizeMode) -> None:
@@ -84,6 +117,12 @@ class MeasureWidget(QWidget):
         Prefilled password (demo stores only).
     kdf : KdfParams or None
         argon2id parameters of the store (tests use cheap ones).
+    window_shortcuts : bool
+        Bind the window presets' shortcuts (Alt+1..4) here. The launcher passes False: the
+        Reading dock owns those keys and forwards its window changes to :meth:`apply_window`.
+
+    Mouse: a right-button drag on the image changes the window (horizontal = width, vertical =
+    level); in seed mode a left click inside a lesion proposes its lines (:meth:`seed_at`).
     """
 
     def __init__(
@@ -95,6 +134,7 @@ class MeasureWidget(QWidget):
         user: str = "",
         password: str = "",
         kdf: KdfParams | None = None,
+        window_shortcuts: bool = True,
     ) -> None:
         super().__init__()
         self.viewer = napari_viewer
@@ -104,11 +144,18 @@ class MeasureWidget(QWidget):
         self.session: ReadingSession | None = None
         self.binding: MeasureBinding | None = None
         self._tasks: list[ReadingTask] = []
-        self._build(user, password)
+        self._open_worker: Any | None = None
+        #: (seconds in the background worker, seconds building the layers on the GUI thread)
+        #: of the last case opened.
+        self.last_open_seconds: tuple[float, float] | None = None
+        self._open_started = 0.0
+        self.seed_mode = False
+        self._build(user, password, window_shortcuts)
+        self.viewer.mouse_drag_callbacks.append(self._on_mouse_drag)
         self._refresh()
 
     # ------------------------------------------------------------------ layout
-    def _build(self, user: str, password: str) -> None:
+    def _build(self, user: str, password: str, window_shortcuts: bool) -> None:
         layout = QVBoxLayout(self)
 
         box = QGroupBox("Reader")
@@ -139,6 +186,12 @@ class MeasureWidget(QWidget):
         self.open_button.clicked.connect(lambda: self._open_row(self.worklist_table.currentRow()))
         v.addWidget(self.worklist_table)
         v.addWidget(self.open_button)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate: a case is opening
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setMaximumHeight(8)
+        self.busy_bar.setVisible(False)
+        v.addWidget(self.busy_bar)
         layout.addWidget(box)
 
         box = QGroupBox("Lesions")
@@ -181,7 +234,7 @@ class MeasureWidget(QWidget):
         row.addWidget(QLabel("Draw:"))
         self.kind_buttons: dict[LineKind, QPushButton] = {}
         for kind in LineKind:
-            b = QPushButton(kind.value)
+            b = QPushButton(f"{kind.value} ({_KIND_KEYS[kind]})")
             b.setCheckable(True)
             b.clicked.connect(lambda _=False, k=kind: self.select_kind(k))
             self.kind_buttons[kind] = b
@@ -195,7 +248,44 @@ class MeasureWidget(QWidget):
         row.addWidget(self.state_combo)
         row.addWidget(self.state_button)
         v.addLayout(row)
+
+        row = QHBoxLayout()
+        self.seed_button = QPushButton("Seed (F5)")
+        self.seed_button.setCheckable(True)
+        self.seed_button.setToolTip("click inside the selected lesion to propose its lines")
+        self.seed_button.clicked.connect(lambda on: self.set_seed_mode(bool(on)))
+        row.addWidget(self.seed_button)
+        row.addWidget(QLabel("Window:"))
+        self.window_buttons: dict[str, QPushButton] = {}
+        for preset in STANDARD_WINDOWS:
+            b = QPushButton(preset.name)
+            tip = f"{preset} ({preset.shortcut})" if window_shortcuts else str(preset)
+            b.setToolTip(tip + "; right-drag on the image: horizontal = width, vertical = level")
+            b.clicked.connect(lambda _=False, p=preset: self.apply_window(p))
+            self.window_buttons[preset.name] = b
+            row.addWidget(b)
+        v.addLayout(row)
         layout.addWidget(box)
+
+        keys: dict[str, Callable[[], object]] = {
+            "F2": lambda: self.select_kind(LineKind.LONG),
+            "F3": lambda: self.select_kind(LineKind.SHORT),
+            "F4": lambda: self.select_kind(LineKind.VIABLE),
+            "F5": lambda: self.set_seed_mode(not self.seed_mode),
+            "PgDown": lambda: self.next_lesion(1),
+            "PgUp": lambda: self.next_lesion(-1),
+            "Ctrl+J": self.jump_to_lesion,
+        }
+        if window_shortcuts:
+            for preset in STANDARD_WINDOWS:
+                if preset.shortcut:
+                    keys[preset.shortcut] = lambda p=preset: self.apply_window(p)
+        self.shortcuts: dict[str, QShortcut] = {}
+        for key, action in keys.items():
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(action)
+            self.shortcuts[key] = sc
 
         box = QGroupBox("Criteria")
         v = QVBoxLayout(box)
@@ -262,26 +352,97 @@ class MeasureWidget(QWidget):
             t = self._tasks[row]
             self.open_task(t.subject, t.timepoint)
 
-    def open_task(self, subject: str, timepoint: str) -> bool:
-        """Open a worklist task (the draft is restored) and show its image and lines."""
+    @property
+    def busy(self) -> bool:
+        """True while a case is opening in the background."""
+        return self._open_worker is not None
 
-        def run() -> bool:
-            session = self._require_session()
+    def open_task(self, subject: str, timepoint: str) -> Any | None:
+        """Open a worklist task (the draft is restored) off the GUI thread, then show it.
+
+        The store queries, the image decoding and, at a follow-up, the prior's image run in a
+        napari ``thread_worker``; the viewer stays responsive and the dock shows a busy bar.
+        When the worker returns, the image and lines are shown (:attr:`busy` becomes False).
+
+        Returns
+        -------
+        napari FunctionWorker or None
+            The started worker; None when refused at once (message in the dock).
+        """
+        from napari.qt.threading import create_worker
+
+        if self.session is None or self.binding is None:
+            self.say("log in first (user name and password above).", error=True)
+            return None
+        if self._open_worker is not None:
+            self.say("a case is already opening; wait for it to appear.", error=True)
+            return None
+        session = self.session
+
+        def work() -> tuple[TimepointRead, Volume | None]:
             read = session.open(subject, timepoint)
+            prior = session.load_prior_volume()
+            _warm_unit_registry()
+            return read, prior
+
+        self.binding.clear()  # nothing to draw on while the session changes case
+        worker = create_worker(work, _start_thread=False)
+        worker.returned.connect(lambda result: self._on_opened(subject, timepoint, result))
+        worker.errored.connect(self._on_open_failed)
+        worker.finished.connect(self._on_open_finished)
+        self._open_worker = worker
+        self._open_started = time.perf_counter()
+        self._set_busy(True)
+        self.say(f"opening {subject}/{timepoint}…")
+        worker.start()
+        return worker
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        for w in (self.open_button, self.worklist_table, self.login_button, self.add_button):
+            w.setEnabled(not busy)
+
+    def _on_opened(
+        self, subject: str, timepoint: str, result: tuple[TimepointRead, Volume | None]
+    ) -> None:
+        read, prior_volume = result
+        shown_at = time.perf_counter()
+
+        def run() -> None:
+            session = self._require_session()
             if self.binding is None:
                 raise ReadingError("log in first (user name and password above).")
-            self.binding.show_read()
+            self.binding.show_read(prior_volume)
             self._tasks = session.worklist()
             first = next((a.lesion.label for a in read.lesions), None)
             if first is not None:
                 self.select_lesion(first)
+            prior = session.prior_read
+            beside = (
+                f"; prior {prior.timepoint.label} (signed) on the left"
+                if prior is not None and prior_volume is not None
+                else ""
+            )
             self.say(
                 f"{subject}/{timepoint} opened on series {session.series.description!r} "
-                f"({session.series.phase.value})"
+                f"({session.series.phase.value}){beside}"
             )
-            return True
 
-        return bool(self._guard(run))
+        self._guard(run)
+        done = time.perf_counter()
+        self.last_open_seconds = (shown_at - self._open_started, done - shown_at)
+
+    def _on_open_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ReaderstationError):
+            self.say(str(exc), error=True)
+        else:
+            _log.error("unexpected error while opening a case", exc_info=exc)
+            self.say(f"the case could not be opened ({type(exc).__name__}: {exc})", error=True)
+
+    def _on_open_finished(self) -> None:
+        self._open_worker = None
+        self._set_busy(False)
+        self._refresh()
 
     def add_lesion(self, label: str, role: str, organ: str, **kwargs: Any) -> bool:
         """Add a lesion (see :meth:`ReadingSession.add_lesion`) and select it."""
@@ -332,6 +493,9 @@ class MeasureWidget(QWidget):
     def select_kind(self, kind: LineKind | str) -> None:
         """Select the layer of one line kind and put it in line-drawing mode."""
         k = LineKind(kind)
+        if self.seed_mode:
+            self.seed_mode = False
+            self.seed_button.setChecked(False)
         for other, b in self.kind_buttons.items():
             b.setChecked(other is k)
         if self.binding is None or k not in self.binding.layers:
@@ -355,6 +519,113 @@ class MeasureWidget(QWidget):
             return True
 
         return bool(self._guard(run))
+
+    def next_lesion(self, step: int = 1) -> str | None:
+        """Select the next (``step`` 1) or previous (-1) lesion of the table and jump to it."""
+        session = self.session
+        if session is None or not session.is_open or self.binding is None:
+            return None
+        labels = [a.lesion.label for a in session.read.lesions]
+        if not labels:
+            self.say("no lesion yet: add one first.", error=True)
+            return None
+        current = self.binding.active_lesion
+        i = labels.index(current) + step if current in labels else (0 if step > 0 else -1)
+        label = labels[i % len(labels)]
+        self.select_lesion(label)
+        return label
+
+    def jump_to_lesion(self) -> None:
+        """Show the selected lesion's slice (and the prior's slice at the same patient z)."""
+        if self.binding is None or self.binding.active_lesion is None:
+            self.say("select a lesion in the table first.", error=True)
+            return
+        self._guard(lambda: self._jump(self.binding.active_lesion if self.binding else None))
+
+    def _jump(self, label: str | None) -> None:
+        if self.binding is None or label is None:
+            return
+        if self.binding.jump_to(label) is None:
+            self.say(f"{label} has no line yet (nor in the prior read) to jump to.")
+
+    def apply_window(self, preset: WindowPreset) -> None:
+        """Show the current (and prior) image with the CT window ``preset``."""
+        if self.binding is None:
+            return
+        for layer in (self.binding.image_layer, self.binding.prior_image_layer):
+            if layer is not None:
+                layer.contrast_limits = preset.contrast_limits
+        self.say(f"window {preset}")
+
+    def current_window(self) -> WindowPreset | None:
+        """The window of the current image (from its contrast limits), None when none is shown."""
+        layer = self.binding.image_layer if self.binding is not None else None
+        if layer is None:
+            return None
+        lo, hi = (float(v) for v in layer.contrast_limits)
+        return WindowPreset("Custom", width=max(hi - lo, 1.0), level=(hi + lo) / 2)
+
+    def set_seed_mode(self, on: bool) -> None:
+        """Seed mode: a left click on the image proposes the selected lesion's lines."""
+        self.seed_mode = bool(on)
+        self.seed_button.setChecked(self.seed_mode)
+        if self.binding is not None:
+            for layer in self.binding.layers.values():
+                if self.seed_mode:
+                    layer.mode = "pan_zoom"
+        if self.seed_mode:
+            for b in self.kind_buttons.values():
+                b.setChecked(False)
+            self.say("seed mode: click inside the selected lesion (F5 to leave)")
+
+    def seed_at(self, world: Any) -> bool:
+        """Propose the selected lesion's lines from a click at napari ``world`` coordinates
+        (mm, the current image's world axes): :meth:`ReadingSession.propose` at that point in
+        patient LPS mm. The proposed lines appear and can be dragged."""
+
+        def run() -> bool:
+            session = self._require_session()
+            binding = self.binding
+            if binding is None or binding.view is None:
+                raise ReadingError("open a task first.")
+            label = binding.active_lesion
+            if label is None:
+                raise ReadingError("select a lesion in the table first, then click inside it.")
+            w = np.asarray(world, float)[-3:]
+            seed = binding.view.world_to_patient(w[None, :])[0]
+            p = session.propose(label, seed)
+            binding.redraw()
+            self.say(
+                f"{label}: proposed long {p.long_axis_mm:.1f} mm, short "
+                f"{p.short_axis_mm:.1f} mm, viable "
+                f"{p.viable_long_axis_mm:.1f} mm; drag the end points to adjust"
+            )
+            return True
+
+        return bool(self._guard(run))
+
+    def _on_mouse_drag(self, viewer: Any, event: Any) -> Any:
+        """Right-drag: window/level; left click in seed mode: propose lines."""
+        if self.binding is None or self.binding.image_layer is None:
+            return
+        if event.button == 2:
+            start = self.current_window()
+            if start is None:
+                return
+            x0, y0 = (float(v) for v in event.pos[:2])
+            yield
+            while event.type == "mouse_move":
+                dx, dy = float(event.pos[0]) - x0, float(event.pos[1]) - y0
+                w = derive_window_from_drag(start, dx, dy)
+                for layer in (self.binding.image_layer, self.binding.prior_image_layer):
+                    if layer is not None:
+                        layer.contrast_limits = w.contrast_limits
+                yield
+            final = self.current_window()
+            if final is not None:
+                self.say(f"window W{final.width:.0f}/L{final.level:.0f}")
+        elif event.button == 1 and self.seed_mode:
+            self.seed_at(event.position)
 
     def _on_sign_clicked(self) -> None:
         password, ok = QInputDialog.getText(
@@ -437,14 +708,30 @@ class MeasureWidget(QWidget):
             self.sign_button.setEnabled(False)
             return
         lines = [f"BLOCKING {m}" for m in findings.blocking]
-        lines += [f"warning {f.lesion or ''} {f.message}" for f in findings.all if not f.blocking]
-        self.findings_label.setText("\n".join(lines) or "no findings: the read can be signed")
+        for f in findings.all:
+            if f.blocking:
+                continue
+            text = f.message
+            if f.lesion and not text.startswith(f.lesion):
+                text = f"{f.lesion}: {text}"
+            lines.append(f"warning {text}")
+        lines = list(dict.fromkeys(lines))  # RECIST 1.1 and mRECIST often say the same thing
+        empty = (
+            "signed: the read can no longer change (amend to correct it)"
+            if open_read.is_signed
+            else "no findings: the read can be signed"
+        )
+        self.findings_label.setText("\n".join(lines) or empty)
         self.findings_label.setStyleSheet(_ERROR_STYLE if findings.blocking else "")
         self.sign_button.setEnabled(not open_read.is_signed and findings.can_sign)
 
 
 def add_measure_dock(
-    viewer: Any, folder: str | os.PathLike[str], db_url: str | None = None
+    viewer: Any,
+    folder: str | os.PathLike[str],
+    db_url: str | None = None,
+    *,
+    window_shortcuts: bool = True,
 ) -> MeasureWidget:
     """Dock a Measure widget on the store at ``db_url`` (default: ``READERSTATION_DB`` or
     the default SQLite file) reading images from ``folder``.
@@ -466,7 +753,9 @@ def add_measure_dock(
         except StoreError:
             pass  # set up before (by an earlier launch, or a real trial store)
         user, password = "reader1", DEMO_PASSWORD
-    widget = MeasureWidget(viewer, store, root, user=user, password=password)
+    widget = MeasureWidget(
+        viewer, store, root, user=user, password=password, window_shortcuts=window_shortcuts
+    )
     viewer.window.add_dock_widget(widget, name="Measure", area="right")
     return widget
 

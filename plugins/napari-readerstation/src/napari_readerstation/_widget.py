@@ -264,8 +264,8 @@ class ReadingWidget(QWidget):
         self.status.setStyleSheet("color: #ff8c69" if error else "")
 
     def _db_text(self) -> str:
-        db = self.controller.db_path
-        return f"Database: {db} (not used yet)" if db else "Database: none"
+        db = self.controller.db_url
+        return f"Store: {db}" if db else "Store: none (no Measure dock)"
 
     # ------------------------------------------------------------------ gestures -> controller
     def _on_cancel_clicked(self) -> None:

@@ -14,7 +14,14 @@ import numpy as np
 
 from readerstation.errors import ReaderstationError
 
-__all__ = ["STANDARD_WINDOWS", "WindowPreset", "compute_display_limits", "find_window"]
+__all__ = [
+    "DRAG_HU_PER_PIXEL",
+    "STANDARD_WINDOWS",
+    "WindowPreset",
+    "compute_display_limits",
+    "derive_window_from_drag",
+    "find_window",
+]
 
 
 @dataclass(frozen=True)
@@ -114,3 +121,36 @@ def compute_display_limits(
     if not hi > lo:
         hi = lo + 1.0
     return (lo, hi)
+
+
+#: Window change per screen pixel of a right-mouse drag, HU.
+DRAG_HU_PER_PIXEL = 2.0
+_MIN_WIDTH_HU = 1.0
+
+
+def derive_window_from_drag(
+    start: WindowPreset, dx_px: float, dy_px: float, *, hu_per_pixel: float = DRAG_HU_PER_PIXEL
+) -> WindowPreset:
+    """The window after a right-mouse drag, as radiologists expect on a PACS.
+
+    Dragging right widens the window (less contrast), left narrows it; dragging down raises the
+    level (the image gets darker), up lowers it. The width never goes below 1 HU.
+
+    Parameters
+    ----------
+    start : WindowPreset
+        The window when the drag started.
+    dx_px, dy_px : float, screen pixels
+        Drag displacement, x to the right and y downwards (Qt's screen axes).
+    hu_per_pixel : float, HU
+        Change of width and level per pixel.
+
+    Examples
+    --------
+    >>> w = derive_window_from_drag(WindowPreset("Liver", 150, 90), 25, -10)
+    >>> (w.width, w.level, w.name)
+    (200.0, 70.0, 'Custom')
+    """
+    width = max(_MIN_WIDTH_HU, float(start.width) + hu_per_pixel * float(dx_px))
+    level = float(start.level) + hu_per_pixel * float(dy_px)
+    return WindowPreset("Custom", width=width, level=level)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +16,9 @@ from typing import Any
 
 from napari_readerstation import __version__
 
-__all__ = ["build_parser", "launch", "main"]
+__all__ = ["build_parser", "launch", "main", "to_store_url"]
 
 DEFAULT_FOLDER = Path("sample_dicom")
-DEFAULT_DB = Path("readerstation.sqlite")
 DOCK_AREA = "right"
 
 
@@ -37,10 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        type=Path,
-        default=DEFAULT_DB,
-        metavar="PATH",
-        help=f"trial database file (default: {DEFAULT_DB}; shown only until the store exists)",
+        default=None,
+        metavar="URL_OR_FILE",
+        help="trial store: a SQLAlchemy URL or a SQLite file (default: $READERSTATION_DB, else "
+        "var/readerstation.sqlite under the current folder)",
     )
     parser.add_argument(
         "--version", action="version", version=f"napari-readerstation {__version__}"
@@ -49,18 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def launch(viewer: Any, folder: Path | None, db_path: Path | None = None) -> Any:
-    """Dock the Reading widget in ``viewer`` and start opening ``folder``; returns the widget."""
+def to_store_url(db: str | os.PathLike[str] | None) -> str:
+    """The store URL for ``--db``: a SQLAlchemy URL as is, a file path as a SQLite URL, and
+    None as the store's embedded default (``READERSTATION_DB`` or ``var/readerstation.sqlite``
+    under the current folder)."""
+    from readerstation.store import default_url
+
+    if db is None:
+        return default_url()
+    text = os.fspath(db)
+    return text if "://" in text else f"sqlite:///{text}"
+
+
+def launch(viewer: Any, folder: Path | None, db: str | os.PathLike[str] | None = None) -> Any:
+    """Dock the Reading widget (and, with a folder, the Measure dock on the store ``db``: see
+    :func:`to_store_url`) in ``viewer`` and start opening ``folder``; returns the Reading widget.
+    """
+    from sqlalchemy.engine import make_url
+
     from napari_readerstation._controller import ReadingController
     from napari_readerstation._widget import ReadingWidget
 
-    controller = ReadingController(db_path=db_path)
-    widget = ReadingWidget(viewer, controller)
+    url = to_store_url(db) if folder is not None else None
+    shown = None if url is None else make_url(url).render_as_string(hide_password=True)
+    widget = ReadingWidget(viewer, ReadingController(db_url=shown))
     viewer.window.add_dock_widget(widget, name="Reading", area=DOCK_AREA)
     if folder is not None:
         from napari_readerstation._measure_widget import add_measure_dock
 
-        add_measure_dock(viewer, folder, None if db_path is None else f"sqlite:///{db_path}")
+        measure = add_measure_dock(viewer, folder, url, window_shortcuts=False)
+        # one set of window keys (Alt+1..4, the Reading dock's) for both docks' images
+        widget.controller.window_changed.connect(measure.apply_window)
         widget.open_folder(folder, load_proposed=True)
     return widget
 

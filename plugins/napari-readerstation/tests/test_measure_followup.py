@@ -1,0 +1,163 @@
+"""The Measure dock at a follow-up, in a real napari viewer (run under Xvfb): the case opens off
+the GUI thread, the signed prior read is shown beside the current image with its lines, the
+slice position is linked in patient z, and jumping to a lesion shows its slice in both views.
+
+Truths: ``sample_dicom/ground_truth.json`` (lesion end points in LPS mm and the arterial
+SOPInstanceUID of the slice each was drawn on), the prior series' own slice positions (from its
+DICOM headers) and wall-clock ticks of a Qt timer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from napari_readerstation._measure_binding import camera
+from napari_readerstation._measure_widget import MeasureWidget
+from qtpy.QtCore import QTimer
+
+from readerstation.reading import DicomFolderSource, LineKind, ReadingSession, seed_sample_trial
+from readerstation.store import KdfParams, Repository, open_store
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO / "sample_dicom"
+TRUTH = SAMPLE / "ground_truth.json"
+FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
+PASSWORD = "demo-followup-pw"
+WAIT_MS = 30_000
+
+
+def _truth(timepoint: str) -> dict:
+    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
+        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
+    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    subject = doc["subjects"][0]
+    assert subject["subject"] == "HCC-001"
+    return next(t for t in subject["timepoints"] if t["timepoint"] == timepoint)
+
+
+def _lesion(timepoint: str, label: str) -> dict:
+    return next(x for x in _truth(timepoint)["lesions"] if x["lesion"] == label)
+
+
+@pytest.fixture(scope="module")
+def images() -> DicomFolderSource:
+    _truth("TP0")
+    return DicomFolderSource(SAMPLE)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'followup.sqlite'}")
+    seed_sample_trial(store, SAMPLE, password=PASSWORD, kdf=FAST_KDF)
+    yield store
+    store.close()
+
+
+def _sign_baseline(store, images: DicomFolderSource) -> None:
+    """reader1's baseline read of HCC-001 (targets measured on the truth end points), signed."""
+    session = ReadingSession(Repository.login(store, "reader1", PASSWORD, kdf=FAST_KDF), images)
+    session.open("HCC-001", "TP0")
+    for les in _truth("TP0")["lesions"]:
+        role = "target" if les["role"] == "TARGET" else "non_target"
+        session.add_lesion(
+            les["lesion"], role, les["organ"], liver_segment=les["segment"], typical_hcc=True
+        )
+        if role == "target":
+            uid = les["arterial_sop_instance_uid"]
+            session.set_line(les["lesion"], "long", *les["long_axis_endpoints_lps_mm"], uid)
+            session.set_line(les["lesion"], "viable", *les["viable_endpoints_lps_mm"], uid)
+    session.sign(PASSWORD)
+
+
+def _widget(make_napari_viewer, store, images) -> tuple[object, MeasureWidget]:
+    viewer = make_napari_viewer()
+    widget = MeasureWidget(viewer, store, images, user="reader1", kdf=FAST_KDF)
+    viewer.window.add_dock_widget(widget, name="Measure", area="right")
+    assert widget.login("reader1", PASSWORD)
+    return viewer, widget
+
+
+def test_opening_a_case_keeps_the_viewer_responsive(make_napari_viewer, store, qtbot) -> None:
+    # a fresh image source: the folder is indexed and the series decoded during the open
+    viewer, widget = _widget(make_napari_viewer, store, DicomFolderSource(SAMPLE))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    t0 = time.perf_counter()
+    worker = widget.open_task("HCC-001", "TP0")
+    returned_s = time.perf_counter() - t0
+    assert worker is not None
+    assert widget.busy and widget.busy_bar.isVisible() is widget.isVisible()
+    assert not widget.open_button.isEnabled()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=WAIT_MS)
+    timer.stop()
+    assert "opened" in widget.message_label.text(), widget.message_label.text()
+    assert widget.binding.image_layer in viewer.layers
+    assert widget.open_button.isEnabled()
+    worker_s, show_s = widget.last_open_seconds
+    print(f"open: {worker_s:.2f} s in the worker, {show_s:.2f} s showing; {len(ticks)} ticks")
+    # the GUI thread was never blocked while the worker opened the case: the call returned at
+    # once and the 10 ms timer kept ticking until the worker was done
+    assert returned_s < 0.2, returned_s
+    during = np.array([t for t in ticks if t <= t0 + worker_s])
+    assert worker_s > 0.2  # the open did take time (index + decode), else this proves nothing
+    assert len(during) > 0.3 * worker_s / 0.010, (len(during), worker_s)
+    assert np.diff(np.concatenate([[t0], during])).max() < 0.25
+
+
+def test_prior_read_is_shown_beside_the_follow_up(make_napari_viewer, store, images, qtbot) -> None:
+    _sign_baseline(store, images)
+    viewer, widget = _widget(make_napari_viewer, store, images)
+    assert widget.open_task("HCC-001", "TP1") is not None
+    qtbot.waitUntil(lambda: not widget.busy, timeout=WAIT_MS)
+    assert "prior TP0 (signed) on the left" in widget.message_label.text()
+    binding = widget.binding
+    grid = viewer.canvas.grid
+    assert grid.enabled and tuple(grid.shape) == (1, 2)
+    assert binding.prior_image_layer in viewer.layers
+    prior_volume = binding.prior_view.volume
+    arterial = next(s for s in _truth("TP0")["series"] if s["phase"] == "ARTERIAL")
+    assert prior_volume.series_uid == arterial["series_instance_uid"]
+
+    # the prior's T1 long axis is drawn where the baseline truth puts it (LPS mm, 1e-3)
+    t1_before = _lesion("TP0", "T1")
+    prior_long = binding.prior_layers[LineKind.LONG]
+    assert list(prior_long.features["label"]) == ["T1", "T2"]
+    world = [prior_long.data_to_world(v) for v in prior_long.data[0]]
+    lps = binding.prior_view.world_to_patient(np.array(world))
+    assert np.allclose(lps, t1_before["long_axis_endpoints_lps_mm"], atol=1e-3)
+
+    # the prior is read-only: an edit snaps back, with a message
+    before = [d.copy() for d in prior_long.data]
+    prior_long.add_lines([before[0] + np.array([0.0, 3.0, 3.0])])
+    assert "prior read is signed" in widget.message_label.text()
+    assert len(prior_long.data) == 2 and np.allclose(prior_long.data[0], before[0])
+
+    # jump to T1 (not measured yet at TP1): both views go to the slice of its prior line,
+    # and the prior shows the very image the baseline line was drawn on
+    widget.select_lesion("T1")
+    qtbot.wait(50)
+    assert viewer.dims.point[0] == pytest.approx(t1_before["slice_z_mm"], abs=1e-6)
+    # centred on the middle of the line: (P, L) world of an axial series = LPS y, x
+    middle = np.mean(t1_before["long_axis_endpoints_lps_mm"], axis=0)
+    assert np.allclose(camera(viewer).center[-2:], (middle[1], middle[0]), atol=1e-3)
+    k = binding.prior_slice_index()
+    assert prior_volume.sop_instance_uids[k] == t1_before["arterial_sop_instance_uid"]
+    shown = np.asarray(binding.prior_image_layer._slice.image.raw)
+    assert np.array_equal(shown, prior_volume.array[k])
+
+    # linked in patient z: a current slice 1 mm above T1 shows the prior slice nearest to that z
+    z = t1_before["slice_z_mm"] + 1.0
+    viewer.dims.set_point(0, z)
+    qtbot.wait(50)
+    positions = np.asarray(prior_volume.slice_positions, float)[:, 2]
+    nearest = int(np.argmin(np.abs(positions - z)))
+    assert binding.prior_slice_index() == nearest
+    shown = np.asarray(binding.prior_image_layer._slice.image.raw)
+    assert np.array_equal(shown, prior_volume.array[nearest])

@@ -11,8 +11,7 @@ What it does
 1. Generates, once, under ``bench/out/dicom/n<slices>/`` (git-ignored): the same CT series in
    four transfer syntaxes (Explicit VR Little Endian, RLE Lossless, JPEG-LS Lossless, JPEG 2000
    Lossless) with ``readerstation.sample.write_ct_series``, and a multi-phase study folder with
-   ``readerstation.sample.write_study`` (``bench/_generate.py`` is the fallback when those are
-   missing). Existing data is reused.
+   ``readerstation.sample.write_study``. Existing data is reused.
 2. Measures every loader in a fresh subprocess (``--worker``), with the files in the page cache
    (``cat`` once before every worker): the median of ``--repeats`` wall times (default 5, at
    most 3 for loaders slower than 4 s), the peak RSS above
@@ -100,15 +99,10 @@ INDEX_TAGS = (
 
 
 # ------------------------------------------------------------------------------------ data
-def _generator() -> tuple[str, Callable[..., Any], Callable[..., Any] | None]:
-    try:
-        from readerstation.sample.bench import write_ct_series, write_study
+def _generator() -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+    from readerstation.sample.bench import write_ct_series, write_study
 
-        return "readerstation.sample.bench", write_ct_series, write_study
-    except ImportError:
-        import _generate  # type: ignore[import-not-found]  # bench/ is on sys.path
-
-        return "bench/_generate.py (fallback)", _generate.write_ct_series, None
+    return "readerstation.sample.bench", write_ct_series, write_study
 
 
 def dicom_files(folder: Path) -> list[str]:
@@ -144,12 +138,7 @@ def prepare_data(n_slices: int, log: Callable[[str], None]) -> dict[str, Any]:
     if not marker.exists():
         log(f"generating the study folder (3 phases x {n_slices} slices) ...")
         t0 = time.perf_counter()
-        if write_study is not None:
-            res = write_study(study, shape=(n_slices, 512, 512))
-        else:  # fallback: hard links of the four series, one study of four series
-            import _generate  # type: ignore[import-not-found]
-
-            res = _generate.write_study(study, series_dirs=list(info["series"].values()))
+        res = write_study(study, shape=(n_slices, 512, 512))
         marker.write_text(
             json.dumps(
                 {"generator": gen_name, "result": repr(res), "seconds": time.perf_counter() - t0}
@@ -605,7 +594,7 @@ LABELS = {
     "pydicom:": "pydicom loop",
     "gdcm": "python-gdcm ImageReader loop",
     "rs_path": "readerstation load_series(folder)",
-    "rs_plan": "readerstation load_series(plan)",
+    "rs_plan": "readerstation load_series(plan) [auto]",
     "rs_plan_serial": "readerstation load_series(plan, executor='serial')",
     "proto": "prototype load_fast(plan)",
     "proto_path": "prototype plan + load_fast",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,26 @@ def test_skips_and_counts_non_dicom_hidden_dicomdir_and_broken(tmp_path: Path) -
     assert any("garbage.dcm: not a readable DICOM file" in p for p in idx.problems)
 
 
+def test_fast_index_reads_header_bytes_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import readerstation.dicom.fastheader as fast_module
+
+    spec = write_series(tmp_path / "f", shape=(3, 64, 64))  # 8 KiB of pixels per file
+    reads: list[tuple[int, int]] = []
+    real_pread = os.pread
+
+    def spy(fd: int, n: int, offset: int) -> bytes:
+        reads.append((n, offset))
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(fast_module.os, "pread", spy)
+    idx = index_folder(spec.folder)
+    assert idx.series[0].n_images == 3
+    assert reads == [(4096, 0)] * 3  # one 4 KiB read per file, smaller than the file
+    assert all(f.stat().st_size > 8192 for f in spec.files)
+
+
 def test_index_reads_headers_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_series(tmp_path / "h", shape=(3, 4, 4))
     calls: list[dict[str, Any]] = []
@@ -144,6 +165,8 @@ def test_index_reads_headers_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(headers_module.pydicom, "dcmread", spy)
+    # the pydicom path (files the minimal parser refuses): stop before the pixels
+    monkeypatch.setattr(headers_module, "read_fast_file_header", lambda p: None)
     idx = index_folder(tmp_path / "h")
     assert len(calls) == 3
     assert all(c.get("stop_before_pixels") is True and c.get("specific_tags") for c in calls)

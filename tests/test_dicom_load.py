@@ -206,9 +206,10 @@ def test_dtype_int16_when_rescale_integral_and_range_fits(tmp_path: Path) -> Non
     vol2 = load_series(spec2.folder)
     assert vol2.array.dtype == np.float32
     np.testing.assert_array_equal(vol2.array, spec2.hu)
-    # 16-bit signed minus 1024 may not fit int16 -> float32
+    # CT, 16-bit signed minus 1024: the type's range does not fit int16, but HU outside
+    # [-32768, 32767] do not exist physically -> int16 (values are clipped, with a warning)
     spec3 = write_series(tmp_path / "c", shape=(2, 4, 4), rescale=(1.0, -1024.0))
-    assert plan_series(spec3.folder).dtype == np.float32
+    assert plan_series(spec3.folder).dtype == np.int16
 
 
 def test_progress_out_and_cancel(tmp_path: Path) -> None:

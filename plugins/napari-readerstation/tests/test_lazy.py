@@ -22,6 +22,15 @@ def test_to_rescaled_by_hand():
     assert out.tolist() == [[-10.0, 40.0, 2037.5]]
 
 
+def test_to_rescaled_saturates_padding_instead_of_wrapping():
+    # Signed CT padding stored as -32768 with intercept -1024 is -33792 HU: beyond int16. It must
+    # show as the darkest value (-32768), never wrap round to a bright +31744.
+    stored = np.array([[-32768, -1000, 32767]], dtype=np.int16)
+    hu = np.zeros((1, 3), np.int16)
+    to_rescaled(hu, stored, 1.0, -1024.0)
+    assert hu.tolist() == [[-32768, -2024, 31743]]
+
+
 def test_filler_decodes_on_demand_once_and_in_middle_out_order(tmp_path, monkeypatch):
     uid, _files = write_ct_series(tmp_path / "s", n_slices=6)
     plan = dicom.plan_series(tmp_path / "s", uid)

@@ -11,9 +11,11 @@ from readerstation.dicom.load import (
     GeometryCriteria,
     SeriesPlan,
     SliceSource,
+    derive_decoding_plugin,
     load_series,
     load_stored_pixels,
     plan_series,
+    rescale_into,
     select_series,
 )
 from readerstation.dicom.phase import (
@@ -41,6 +43,7 @@ __all__ = [
     "SliceSource",
     "compute_phase_from_description",
     "compute_phase_from_timing",
+    "derive_decoding_plugin",
     "derive_study_phases",
     "index_folder",
     "load_segmentation",
@@ -50,5 +53,6 @@ __all__ = [
     "plan_series",
     "propose_arterial",
     "read_file_header",
+    "rescale_into",
     "select_series",
 ]

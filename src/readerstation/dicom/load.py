@@ -6,8 +6,10 @@ Two steps, so that a viewer can show an empty volume of the right shape while it
    normal (never by file name or InstanceNumber), checks them (orientation, size, duplicates,
    gaps, tilt) and fixes the geometry and the voxel dtype;
 2. :func:`load_series` decodes every slice straight into one preallocated ``(z, y, x)`` array,
-   applying RescaleSlope / RescaleIntercept (per frame for enhanced objects), decoding compressed
-   files on a small thread pool.
+   applying RescaleSlope / RescaleIntercept (per frame for enhanced objects): native
+   little-endian single-frame slices are read with ``os.preadv`` at the Pixel Data offset the
+   header recorded and rescaled in place; everything else is decoded by pydicom with the plugin
+   of :func:`derive_decoding_plugin`.
 
 Slices keep their true positions (``Volume.slice_positions``): uneven gaps and gantry tilt are
 represented exactly, with a warning, so a distance measured across slices is right in mm.
@@ -19,6 +21,7 @@ import itertools
 import math
 import multiprocessing as mp
 import os
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -49,6 +52,7 @@ __all__ = [
     "GeometryCriteria",
     "SeriesPlan",
     "SliceSource",
+    "derive_decoding_plugin",
     "load_series",
     "load_stored_pixels",
     "plan_series",
@@ -94,7 +98,13 @@ class GeometryCriteria:
 
 @dataclass(frozen=True)
 class SliceSource:
-    """Where slice ``k`` of a plan comes from: a file, a frame of it, and its rescale."""
+    """Where slice ``k`` of a plan comes from: a file, a frame of it, and its rescale.
+
+    ``pixel_offset`` / ``pixel_length`` (bytes) locate a native little-endian single-frame Pixel
+    Data value in the file (from :class:`FileHeader`); with ``bits_allocated``,
+    ``bits_stored`` and ``pixel_representation`` they let :func:`load_series` read the pixels
+    straight into the output array. None: decode with pydicom.
+    """
 
     path: Path
     frame_index: int
@@ -103,6 +113,12 @@ class SliceSource:
     sop_instance_uid: str
     has_file_meta: bool = True
     compressed: bool = False
+    transfer_syntax: str | None = None
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    bits_allocated: int | None = None
+    bits_stored: int | None = None
+    pixel_representation: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,7 +255,15 @@ def _fmt(values: Sequence[float], nd: int = 3) -> str:
     return "[" + ", ".join(f"{v:.{nd}f}" for v in values) + "]"
 
 
-def _choose_dtype(headers: Sequence[FileHeader], frames: Sequence[FrameHeader]) -> np.dtype[Any]:
+def _choose_dtype(
+    headers: Sequence[FileHeader], frames: Sequence[FrameHeader], modality: str = ""
+) -> np.dtype[Any]:
+    """int16 when every rescale is integral and the values fit, else float32.
+
+    CT with an integral rescale is always int16: HU outside [-32768, 32767] do not exist
+    physically (only padding values can get there), so :func:`load_series` saturates such voxels
+    and says how many it clipped, instead of doubling the memory with float32.
+    """
     lo_hi: list[tuple[float, float]] = []
     for h in headers:
         bits = h.bits_stored or h.bits_allocated or 16
@@ -255,6 +279,8 @@ def _choose_dtype(headers: Sequence[FileHeader], frames: Sequence[FrameHeader]) 
     )
     if not integral:
         return np.dtype(np.float32)
+    if modality.upper() == "CT":
+        return np.dtype(np.int16)
     info = np.iinfo(np.int16)
     for f in frames:
         a = stored_lo * f.rescale_slope + f.rescale_intercept
@@ -571,11 +597,17 @@ def plan_series(
             sop_instance_uid=h.sop_instance_uid,
             has_file_meta=h.has_file_meta,
             compressed=h.is_compressed,
+            transfer_syntax=h.transfer_syntax,
+            pixel_offset=h.pixel_offset,
+            pixel_length=h.pixel_length,
+            bits_allocated=h.bits_allocated,
+            bits_stored=h.bits_stored,
+            pixel_representation=h.pixel_representation,
         )
         for h, f, _ in items
     )
     used_headers = list({id(h): h for h, _, _ in items}.values())
-    dtype = _choose_dtype(used_headers, [f for _, f, _ in items])
+    dtype = _choose_dtype(used_headers, [f for _, f, _ in items], info.modality)
     return SeriesPlan(
         info=info,
         shape=(nz, int(rows), int(cols)),
@@ -590,11 +622,32 @@ def plan_series(
 
 
 # ---------------------------------------------------------------------------------- decoding
-def load_stored_pixels(path: str | os.PathLike[str]) -> NDArray[Any]:
+_PLUGIN_FOR_SYNTAX = {
+    "1.2.840.10008.1.2.5": "pylibjpeg",  # RLE Lossless: pylibjpeg-rle
+    "1.2.840.10008.1.2.4.80": "pyjpegls",  # JPEG-LS Lossless: CharLS
+    "1.2.840.10008.1.2.4.81": "pyjpegls",  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90": "pylibjpeg",  # JPEG 2000 Lossless: OpenJPEG
+    "1.2.840.10008.1.2.4.91": "pylibjpeg",  # JPEG 2000
+}
+
+
+def derive_decoding_plugin(transfer_syntax: str | None) -> str:
+    """The pydicom decoding plugin measured fastest here for a transfer syntax ("" = default).
+
+    pylibjpeg-rle for RLE, CharLS (pyjpegls) for JPEG-LS and OpenJPEG (pylibjpeg) for JPEG 2000
+    (pydicom's default order would pick GDCM, about 2x slower for JPEG-LS; see
+    ``bench/README.md``). Other syntaxes keep pydicom's order.
+    """
+    return _PLUGIN_FOR_SYNTAX.get(transfer_syntax or "", "")
+
+
+def load_stored_pixels(path: str | os.PathLike[str], *, decoding_plugin: str = "") -> NDArray[Any]:
     """Decode the stored pixel values of one file (no rescale), shape ``(frames, rows, columns)``.
 
     Any transfer syntax pydicom and the installed pylibjpeg / pyjpegls plugins can decode
     (explicit / implicit / big endian, deflated, RLE, JPEG lossless, JPEG-LS, JPEG 2000).
+    ``decoding_plugin`` names the pydicom plugin to try first (e.g. ``"pyjpegls"``); if it is
+    missing or fails, pydicom's default order is used.
 
     Raises
     ------
@@ -606,7 +659,16 @@ def load_stored_pixels(path: str | os.PathLike[str]) -> NDArray[Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                arr = pydicom.pixels.pixel_array(p)
+                arr = None
+                if decoding_plugin:
+                    try:
+                        arr = pydicom.pixels.pixel_array(p, decoding_plugin=decoding_plugin)
+                    except (AttributeError, KeyError):
+                        raise
+                    except Exception:  # plugin missing or unable: pydicom's default order
+                        arr = None
+                if arr is None:
+                    arr = pydicom.pixels.pixel_array(p)
             except (AttributeError, KeyError):
                 # No file meta (no Transfer Syntax UID): DICOM's default is implicit VR LE.
                 ds = pydicom.dcmread(p, force=True)
@@ -631,32 +693,159 @@ def load_stored_pixels(path: str | os.PathLike[str]) -> NDArray[Any]:
     return arr
 
 
-def _write_slice(dst: NDArray[Any], src: NDArray[Any], slope: float, intercept: float) -> None:
-    """Rescale ``src`` (stored values) into ``dst`` in place: HU = stored * slope + intercept."""
-    if dst.dtype == np.int16:
-        if slope == 1 and intercept == 0:
-            np.copyto(dst, src, casting="unsafe")
-        elif slope == 1:
-            np.add(src, np.int32(intercept), out=dst, casting="unsafe")
-        else:
-            tmp = src.astype(np.int32)
-            tmp *= np.int32(slope)
-            tmp += np.int32(intercept)
-            np.copyto(dst, tmp, casting="unsafe")
-    else:
+_I16_MIN, _I16_MAX = -32768, 32767
+
+
+def rescale_into(
+    dst: NDArray[Any],
+    src: NDArray[Any],
+    slope: float,
+    intercept: float,
+    stored_range: tuple[int, int] | None = None,
+) -> int:
+    """Rescale ``src`` (stored values) into ``dst`` in place: HU = stored * slope + intercept.
+
+    ``src`` may be ``dst`` itself (stored values already read into the output row). For an
+    int16 ``dst`` (integral rescale) the arithmetic stays in int16 when the slice's values
+    cannot overflow; otherwise it goes through int32 and saturates to [-32768, 32767].
+
+    ``stored_range`` (lo, hi): the values ``src`` can hold (from BitsStored) when narrower than
+    its dtype's range.
+
+    Returns
+    -------
+    int
+        Number of voxels clipped to the int16 range (0 for float32 ``dst``).
+    """
+    if not src.dtype.isnative:  # e.g. big endian from pydicom: the int16 view needs native order
+        src = src.astype(src.dtype.newbyteorder("="))
+    if dst.dtype != np.int16:
         np.multiply(src, np.float32(slope), out=dst, casting="unsafe")
         if intercept:
             dst += np.float32(intercept)
+        return 0
+    a, b = int(slope), int(intercept)
+    if src.dtype.itemsize <= 2 and src.dtype.kind in "iu":
+        info = np.iinfo(src.dtype)
+        lo, hi = (int(info.min), int(info.max)) if stored_range is None else stored_range
+        ends = (lo * a + b, hi * a + b)
+        fits = min(ends) >= _I16_MIN and max(ends) <= _I16_MAX and hi <= _I16_MAX
+        if not fits:
+            # The type's range could overflow; the slice's actual values usually do not.
+            # One reduction decides (e.g. signed CT with intercept -1024: only the minimum).
+            if a == 1 and b <= 0 and hi <= _I16_MAX:
+                lo = int(src.min())
+            elif a == 1 and b >= 0 and lo >= _I16_MIN:
+                hi = int(src.max())
+            else:
+                lo, hi = int(src.min()), int(src.max())
+            ends = (lo * a + b, hi * a + b)
+            fits = min(ends) >= _I16_MIN and max(ends) <= _I16_MAX and hi <= _I16_MAX
+        if fits:
+            s16 = src.view(np.int16) if src.dtype.itemsize == 2 else src
+            if a == 1:
+                if b == 0:
+                    if not np.shares_memory(s16, dst):
+                        np.copyto(dst, s16, casting="unsafe")
+                else:
+                    np.add(s16, np.int16(b), out=dst, casting="unsafe")
+            else:
+                np.multiply(s16, np.int16(a), out=dst, casting="unsafe")
+                if b:
+                    dst += np.int16(b)
+            return 0
+    tmp = src.astype(np.int64)
+    if a != 1:
+        tmp *= a
+    if b:
+        tmp += b
+    clipped = int(np.count_nonzero((tmp < _I16_MIN) | (tmp > _I16_MAX)))
+    np.clip(tmp, _I16_MIN, _I16_MAX, out=tmp)
+    np.copyto(dst, tmp, casting="unsafe")
+    return clipped
+
+
+_NATIVE_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+
+
+def _native_dtype(s: SliceSource) -> np.dtype[Any] | None:
+    """Stored dtype of a slice the fast path can read, or None (decode with pydicom)."""
+    if (
+        s.pixel_offset is None
+        or s.pixel_length is None
+        or s.frame_index != 0
+        or s.compressed
+        or s.transfer_syntax not in _NATIVE_LE
+        or s.bits_allocated not in (8, 16)
+    ):
+        return None
+    stored = s.bits_stored or s.bits_allocated
+    if not 1 <= stored <= s.bits_allocated:
+        return None
+    kind = "i" if s.pixel_representation == 1 else "u"
+    return np.dtype(f"<{kind}{s.bits_allocated // 8}")
+
+
+def _read_native(
+    s: SliceSource, dst: NDArray[Any], stored: np.dtype[Any], scratch: dict[str, NDArray[Any]]
+) -> int:
+    """Read one native slice at its known offset straight into ``dst`` and rescale it in place.
+
+    The bytes go into ``dst`` itself when it has the stored item size (int16 output of 16-bit
+    data), else into a reused scratch row. Unused high bits are corrected as pydicom does
+    (shift left, then right: masks unsigned, sign-extends signed values).
+
+    Returns
+    -------
+    int
+        Voxels clipped to the int16 range.
+    """
+    rows, cols = dst.shape
+    nbytes = rows * cols * stored.itemsize
+    if (s.pixel_length or 0) < nbytes:
+        raise DicomError(
+            f"{s.path}: pixel data holds {s.pixel_length} bytes; {rows}x{cols} pixels of "
+            f"{stored.itemsize} byte(s) need {nbytes}. The file is truncated; replace it"
+        )
+    if dst.dtype.itemsize == stored.itemsize and dst.flags.c_contiguous:
+        target = dst.view(stored)
+    else:
+        key = stored.str
+        if key not in scratch or scratch[key].shape != (rows, cols):
+            scratch[key] = np.empty((rows, cols), dtype=stored)
+        target = scratch[key]
+    fd = os.open(s.path, os.O_RDONLY)
+    try:
+        got = os.preadv(fd, [target.data.cast("B")], s.pixel_offset or 0)
+    finally:
+        os.close(fd)
+    if got != nbytes:
+        raise DicomError(
+            f"{s.path}: read {got} of {nbytes} pixel bytes at offset {s.pixel_offset}; the file "
+            "changed or is truncated; replace it"
+        )
+    bits = s.bits_stored or s.bits_allocated or 0
+    shift = (s.bits_allocated or 0) - bits
+    if shift > 0 and stored.kind == "u":  # the same as pydicom's shift left then right
+        np.bitwise_and(target, stored.type((1 << bits) - 1), out=target)
+    elif shift > 0:  # signed: sign-extend from BitsStored
+        np.left_shift(target, shift, out=target)
+        np.right_shift(target, shift, out=target)
+    if stored.kind == "u":
+        known = (0, (1 << bits) - 1)
+    else:
+        known = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    return rescale_into(dst, target, s.rescale_slope, s.rescale_intercept, known)
 
 
 _CHUNK_FILES = 4  # files per process-pool task: amortises pickling and scheduling
-_MIN_FILES_FOR_PROCESSES = 128  # spawning 2 workers costs 1-2 s here; below this it does not pay
 _EXECUTORS = ("auto", "serial", "thread", "process")
 
 
-def _decode_chunk(paths: list[Path]) -> list[NDArray[Any]]:
+def _decode_chunk(paths: list[Path], plugins: list[str] | None = None) -> list[NDArray[Any]]:
     """Worker-process task: stored pixels of a few files (module level so it pickles)."""
-    return [load_stored_pixels(p) for p in paths]
+    plugins = plugins or [""] * len(paths)
+    return [load_stored_pixels(p, decoding_plugin=g) for p, g in zip(paths, plugins, strict=True)]
 
 
 def _choose_executor(executor: str, workers: int, paths: list[Path], plan: SeriesPlan) -> str:
@@ -668,8 +857,9 @@ def _choose_executor(executor: str, workers: int, paths: list[Path], plan: Serie
         return "serial"
     if executor != "auto":
         return executor
-    compressed = any(s.compressed for s in plan.slices)
-    return "process" if compressed and len(paths) >= _MIN_FILES_FOR_PROCESSES else "serial"
+    # A process pool started per load was slower than decoding here in 11 of 12 measured cases
+    # and cost 2-3x the memory (bench/README.md): auto decodes in the calling thread.
+    return "serial"
 
 
 def load_series(
@@ -698,10 +888,13 @@ def load_series(
     workers : int
         Parallel decoders for compressed files (1 = decode in the calling thread).
     executor : {"auto", "serial", "thread", "process"}
-        How to decode. ``auto`` (default) uses ``workers`` processes (spawn start method) for
-        compressed series of at least 128 files, since the JPEG 2000 / JPEG-LS decoders hold the
-        GIL and threads do not help, and the calling thread otherwise. If worker processes
-        cannot start, decoding finishes in the calling thread with a warning.
+        How to decode. ``auto`` (default) = ``serial``: the calling thread, native
+        little-endian slices read straight into ``out`` at their Pixel Data offset, compressed
+        ones decoded with the plugin of :func:`derive_decoding_plugin` (a process pool started
+        per load was slower and cost 2-3x the memory on this 2-core machine). ``process`` uses
+        ``workers`` spawned processes for this load; if they cannot start, decoding finishes in
+        the calling thread with a warning. CT with an integral rescale is int16; voxels whose
+        rescaled value falls outside [-32768, 32767] are clipped and counted in a warning.
 
     Returns
     -------
@@ -732,6 +925,8 @@ def load_series(
         by_file.setdefault(s.path, []).append((k, s))
     total = plan.shape[0]
     done = 0
+    clipped = [0]
+    plugins = {s.path: derive_decoding_plugin(s.transfer_syntax) for s in plan.slices}
 
     def place(path: Path, pixels: NDArray[Any]) -> int:
         for k, s in by_file[path]:
@@ -746,8 +941,32 @@ def load_series(
                     f"{path}: decoded frame is {frame.shape[0]}x{frame.shape[1]}; the header says "
                     f"{rows}x{cols}. The file is corrupt; replace it"
                 )
-            _write_slice(arr[k], frame, s.rescale_slope, s.rescale_intercept)
+            clipped[0] += rescale_into(arr[k], frame, s.rescale_slope, s.rescale_intercept)
         return len(by_file[path])
+
+    per_thread = threading.local()  # scratch rows, one set per decoding thread
+
+    def place_native(path: Path) -> int | None:
+        """Read a native single-frame file at its known offset; None: use pydicom."""
+        sources = by_file[path]
+        if len(sources) != 1:
+            return None
+        k, s = sources[0]
+        stored = _native_dtype(s)
+        if stored is None:
+            return None
+        scratch = getattr(per_thread, "scratch", None)
+        if scratch is None:
+            scratch = per_thread.scratch = {}
+        clipped[0] += _read_native(s, arr[k], stored, scratch)
+        return 1
+
+    def decode(path: Path) -> NDArray[Any]:
+        return load_stored_pixels(path, decoding_plugin=plugins[path])
+
+    def place_any(path: Path) -> int:
+        n = place_native(path)
+        return place(path, decode(path)) if n is None else n
 
     def report(n: int) -> None:
         nonlocal done
@@ -763,12 +982,10 @@ def load_series(
     mode = _choose_executor(executor, workers, paths, plan)
     if mode == "serial":
         for path in paths:
-            report(place(path, load_stored_pixels(path)))
+            report(place_any(path))
     elif mode == "thread":
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rs-decode") as tpool:
-            pending: set[Future[int]] = {
-                tpool.submit(lambda p: place(p, load_stored_pixels(p)), p) for p in paths
-            }
+            pending: set[Future[int]] = {tpool.submit(place_any, p) for p in paths}
             try:
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -785,7 +1002,8 @@ def load_series(
         ppool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
         try:
             jobs: dict[Future[list[NDArray[Any]]], list[Path]] = {
-                ppool.submit(_decode_chunk, chunk): chunk for chunk in chunks
+                ppool.submit(_decode_chunk, chunk, [plugins[p] for p in chunk]): chunk
+                for chunk in chunks
             }
             waiting: set[Future[list[NDArray[Any]]]] = set(jobs)
             while waiting:
@@ -803,10 +1021,16 @@ def load_series(
             )
             for path in paths:
                 if path not in placed:
-                    report(place(path, load_stored_pixels(path)))
+                    report(place_any(path))
         finally:
             ppool.shutdown(wait=False, cancel_futures=True)
 
+    if clipped[0]:
+        extra_warnings.append(
+            f"{clipped[0]} voxel(s) outside the int16 range [-32768, 32767] after rescale were "
+            "clipped to it (HU there do not exist physically: padding or corrupt values); "
+            "measurements are unaffected"
+        )
     return Volume(
         array=arr,
         spacing=plan.spacing,

@@ -30,17 +30,11 @@ _log = logging.getLogger(__name__)
 def to_rescaled(dst: NDArray[Any], stored: NDArray[Any], slope: float, intercept: float) -> None:
     """Write ``stored * slope + intercept`` (e.g. HU) into ``dst`` (one slice, (y, x)) in place.
 
-    ``dst`` is int16 only when the plan found every rescale integral (see
-    :func:`readerstation.dicom.plan_series`); the arithmetic is then exact in int32. Otherwise
-    ``dst`` is float32 and the rescale is done in float32.
+    The core's :func:`readerstation.dicom.rescale_into` does the arithmetic (int16 saturating at
+    the int16 range when the plan chose int16, float32 otherwise), so the viewer shows exactly
+    the values ``load_series`` gives.
     """
-    if dst.dtype.kind in "iu":
-        values = stored.astype(np.int32) * np.int32(round(slope)) + np.int32(round(intercept))
-        np.copyto(dst, values, casting="unsafe")
-    else:
-        np.multiply(stored, np.float32(slope), out=dst, casting="unsafe")
-        if intercept:
-            dst += np.float32(intercept)
+    dicom.rescale_into(dst, stored, slope, intercept)
 
 
 class SliceFiller:

@@ -175,6 +175,27 @@ class SeriesPlan:
         """A preallocated, zero-filled ``(z, y, x)`` array of the plan's dtype, for ``out=``."""
         return np.zeros(self.shape, dtype=self.dtype)
 
+    def to_volume(self, array: NDArray[Any], extra_warnings: Sequence[str] = ()) -> Volume:
+        """Wrap ``array`` (z, y, x), filled or being filled in plan order, as this plan's Volume.
+
+        Geometry, identifiers and warnings come from the plan; ``extra_warnings`` are appended
+        (e.g. from decoding).
+        """
+        return Volume(
+            array=array,
+            spacing=self.spacing,
+            origin=self.origin,
+            direction=self.direction,
+            slice_positions=self.slice_positions,
+            sop_instance_uids=tuple(s.sop_instance_uid for s in self.slices),
+            frame_numbers=tuple(s.frame_index + 1 for s in self.slices),
+            frame_of_reference_uid=self.info.frame_of_reference_uid,
+            series_uid=self.info.series_uid,
+            study_uid=self.info.study_uid,
+            modality=self.info.modality,
+            warnings=(*self.warnings, *extra_warnings),
+        )
+
     def __repr__(self) -> str:
         return (
             f"SeriesPlan(series_uid={self.info.series_uid!r}, shape={self.shape}, "
@@ -1031,17 +1052,4 @@ def load_series(
             "clipped to it (HU there do not exist physically: padding or corrupt values); "
             "measurements are unaffected"
         )
-    return Volume(
-        array=arr,
-        spacing=plan.spacing,
-        origin=plan.origin,
-        direction=plan.direction,
-        slice_positions=plan.slice_positions,
-        sop_instance_uids=tuple(s.sop_instance_uid for s in plan.slices),
-        frame_numbers=tuple(s.frame_index + 1 for s in plan.slices),
-        frame_of_reference_uid=plan.info.frame_of_reference_uid,
-        series_uid=plan.info.series_uid,
-        study_uid=plan.info.study_uid,
-        modality=plan.info.modality,
-        warnings=(*plan.warnings, *extra_warnings),
-    )
+    return plan.to_volume(arr, extra_warnings)

@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 
 from readerstation import dicom
 from readerstation.errors import DicomError
-from readerstation.geometry import Volume
 
 __all__ = ["SliceFiller", "to_rescaled"]
 
@@ -66,20 +65,7 @@ class SliceFiller:
         self._slices_of_file: dict[Path, list[int]] = {}
         for k, source in enumerate(plan.slices):
             self._slices_of_file.setdefault(Path(source.path), []).append(k)
-        self.volume = Volume(
-            array=self.buffer,
-            spacing=plan.spacing,
-            origin=plan.origin,
-            direction=plan.direction,
-            slice_positions=plan.slice_positions,
-            sop_instance_uids=tuple(s.sop_instance_uid for s in plan.slices),
-            frame_numbers=tuple(s.frame_index + 1 for s in plan.slices),
-            frame_of_reference_uid=plan.info.frame_of_reference_uid,
-            series_uid=plan.info.series_uid,
-            study_uid=plan.info.study_uid,
-            modality=plan.info.modality,
-            warnings=tuple(plan.warnings),
-        )
+        self.volume = plan.to_volume(self.buffer)
 
     @property
     def n_slices(self) -> int:

@@ -306,8 +306,10 @@ def test_set_line_autosave_latency(store: Store, images: DicomFolderSource) -> N
     assert session.assessment("T1").measurement.long_axis_line.start[0] == pytest.approx(
         p0[0] + 0.4
     )
-    # generous bound: the machine is shared; the measured median is in the report
-    assert median_ms < 60.0
+    # Not a speed check (bench/bench_store.py measures autosave latency): a bound ~50x the
+    # measured median, that only a save doing something pathological (a KDF, a full rewrite of
+    # the trail) would cross.
+    assert median_ms < 150.0
 
 
 def test_propose_fills_lines_within_one_voxel(store: Store, images: DicomFolderSource) -> None:

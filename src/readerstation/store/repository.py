@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -76,6 +76,7 @@ from readerstation.store.schema import (
 __all__ = ["SIGNING_CRITERIA", "ReadSummary", "Repository", "UserInfo", "create_first_admin"]
 
 _T = TypeVar("_T")
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 
 SIGNING_CRITERIA: tuple[ResponseCriteria, ...] = (Recist11Criteria(), MRecistCriteria())
 """The criteria every read must satisfy to be signed: :meth:`Repository.sign_read` runs
@@ -731,10 +732,7 @@ class Repository:
                     ReadRow.read_version,
                 )
             )
-            if self.user.role is UserRole.READER:
-                q = q.where(ReadRow.reader_id == self._user_id)
-            if subject_code is not None:
-                q = q.where(SubjectRow.code == subject_code)
+            q = self._visible_reads(q, subject_code)
             out = [
                 ReadSummary(
                     row.id,
@@ -781,10 +779,7 @@ class Repository:
                     ReadRow.read_version,
                 )
             )
-            if self.user.role is UserRole.READER:
-                q = q.where(ReadRow.reader_id == self._user_id)
-            if subject_code is not None:
-                q = q.where(SubjectRow.code == subject_code)
+            q = self._visible_reads(q, subject_code)
             latest: dict[tuple[int, int], ReadRow] = {}
             for row in s.execute(q).scalars():
                 latest[(row.timepoint_id, row.reader_id)] = row
@@ -1075,6 +1070,18 @@ class Repository:
             .order_by(ReadRow.read_version.desc())
             .limit(1)
         ).scalar_one_or_none()
+
+    def _visible_reads(self, q: _Q, subject_code: str | None) -> _Q:
+        """Restrict a query over ``ReadRow`` (joined to ``SubjectRow``) to what this user may see.
+
+        The one place list and export queries get their blinding: a reader sees only their own
+        reads; ``subject_code`` narrows to one subject.
+        """
+        if self.user.role is UserRole.READER:
+            q = q.where(ReadRow.reader_id == self._user_id)
+        if subject_code is not None:
+            q = q.where(SubjectRow.code == subject_code)
+        return q
 
     def _visible_row(self, s: Session, read_id: int, action: str) -> ReadRow:
         if isinstance(read_id, bool) or not isinstance(read_id, int):

@@ -84,6 +84,17 @@ def launch(viewer: Any, folder: Path | None, db: str | os.PathLike[str] | None =
     return widget
 
 
+def _fit_to_screen(viewer: Any, fraction: float = 0.95) -> None:
+    """Size the window to most of the screen: two docks beside a default-sized window leave the
+    image a narrow strip (a window manager may still maximise or restore it)."""
+    from qtpy.QtWidgets import QApplication
+
+    screen = QApplication.primaryScreen()
+    if screen is not None:
+        geometry = screen.availableGeometry()
+        viewer.window.resize(int(geometry.width() * fraction), int(geometry.height() * fraction))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-readerstation`` console script."""
     args = build_parser().parse_args(argv)
@@ -101,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import napari
 
     viewer = napari.Viewer(title="readerstation")
+    _fit_to_screen(viewer)
     launch(viewer, args.folder, args.db)
     napari.run()
     return 0

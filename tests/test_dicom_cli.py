@@ -9,33 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from contracts import INDEX_KEYS, INFO_KEYS
 from dicom_factory import write_series
 
 from readerstation.cli import main
-
-INDEX_KEYS = {
-    "series_uid",
-    "study_uid",
-    "modality",
-    "description",
-    "phase",
-    "n_images",
-    "rows",
-    "columns",
-    "pixel_spacing_mm",
-    "slice_thickness_mm",
-    "files",
-}
-INFO_KEYS = {
-    "series_uid",
-    "shape",
-    "spacing_mm",
-    "origin_lps_mm",
-    "direction",
-    "hu_min",
-    "hu_max",
-    "warnings",
-}
 
 
 def test_index_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,25 +9,12 @@ from typing import Any
 
 import pydicom
 import pytest
+from contracts import INDEX_KEYS
 from dicom_factory import write_enhanced, write_series
 
 from readerstation.dicom import Phase, index_folder
 from readerstation.dicom import headers as headers_module
 from readerstation.errors import DicomError, SeriesSelectionError
-
-CONTRACT_KEYS = {
-    "series_uid",
-    "study_uid",
-    "modality",
-    "description",
-    "phase",
-    "n_images",
-    "rows",
-    "columns",
-    "pixel_spacing_mm",
-    "slice_thickness_mm",
-    "files",
-}
 
 
 def _study(tmp_path: Path) -> dict[str, Any]:
@@ -197,7 +184,7 @@ def test_to_json_has_contract_keys(tmp_path: Path) -> None:
     spec = write_series(tmp_path / "j", shape=(2, 4, 4), description="LIVER ART")
     (info,) = index_folder(tmp_path / "j").series
     data = info.to_json()
-    assert CONTRACT_KEYS <= set(data)
+    assert INDEX_KEYS <= set(data)
     assert data["phase"] == "arterial" and data["pixel_spacing_mm"] == [0.7, 0.8]
     assert sorted(data["files"]) == sorted(str(f) for f in spec.files)
     assert "LIVER ART" in repr(info)

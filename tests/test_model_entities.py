@@ -159,10 +159,15 @@ def test_lesion_normalises_words_and_organ():
     assert liver.liver_segment is LiverSegment.IV
 
 
+def test_liver_segment_may_be_unrecorded():
+    # reads imported from another system often carry no segment; the workstation asks for it
+    les = Lesion("trk-1", "T1", "target", "liver")
+    assert les.liver_segment is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"organ": "liver"}, "Couinaud segment"),
         ({"organ": "liver", "liver_segment": "IX"}, "'VIII'"),
         ({"organ": "lung", "liver_segment": "II"}, "only given for organ 'liver'"),
         ({"organ": "liver", "liver_segment": "II", "nodal": True}, "not a lymph node"),

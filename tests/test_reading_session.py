@@ -348,7 +348,7 @@ def test_invalid_lesion_and_node_order_refused(store: Store, images: DicomFolder
     session = ReadingSession(login(store), images)
     session.open(SUBJECT, "TP0")
     before = _stored_content(store, session.read.read_id)
-    # a liver lesion needs its Couinaud segment (model rule): refused, nothing saved
+    # a liver lesion needs its Couinaud segment (asked at entry): refused, nothing saved
     with pytest.raises(ModelError, match="segment"):
         session.add_lesion("T1", "target", "liver")
     assert _stored_content(store, session.read.read_id) == before

@@ -252,14 +252,14 @@ class Lesion:
                 f"{who}.typical_hcc: expected true, false or None, received {self.typical_hcc!r}."
             )
         if self.organ == "liver":
-            if self.liver_segment is None:
-                raise ModelError(
-                    f"{who}.liver_segment: expected the Couinaud segment (I-VIII) of a liver "
-                    "lesion, received None; pick the segment that holds most of the lesion."
+            # None: not recorded (reads imported from another system); the workstation asks for
+            # it (ReadingSession.add_lesion).
+            if self.liver_segment is not None:
+                _set(
+                    self,
+                    "liver_segment",
+                    _enum(LiverSegment, self.liver_segment, who, "liver_segment"),
                 )
-            _set(
-                self, "liver_segment", _enum(LiverSegment, self.liver_segment, who, "liver_segment")
-            )
             if self.nodal:
                 raise ModelError(
                     f"{who}.nodal: a liver lesion is not a lymph node; set organ to "

@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike
 
 from readerstation.criteria.checks import Finding, check_timepoint_read
 from readerstation.criteria.enums import LesionKind, NewLesionCall, NonTargetStatus
+from readerstation.criteria.organs import normalise_organ
 from readerstation.errors import (
     MeasurementError,
     ModelError,
@@ -564,6 +565,11 @@ class ReadingSession:
             A new lesion while the new-lesion call is ``none``.
         """
         read = self._editable()
+        if isinstance(organ, str) and normalise_organ(organ) == "liver" and liver_segment is None:
+            raise ModelError(
+                f"Lesion {label}.liver_segment: expected the Couinaud segment (I-VIII) of a liver "
+                "lesion, received None; pick the segment that holds most of the lesion."
+            )
         if tracking_id is None:
             used = [_lesion_number(a.lesion.tracking_id) for a in read.lesions]
             n = max([self._min_next_lesion - 1, *used]) + 1

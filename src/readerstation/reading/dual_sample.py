@@ -43,7 +43,7 @@ from readerstation.model.entities import (
     Timepoint,
     TimepointRead,
 )
-from readerstation.model.enums import LesionRole, MeasurementState
+from readerstation.model.enums import LesionRole, LiverSegment, MeasurementState
 from readerstation.reading.sample import DEMO_PASSWORD, _load_truth
 from readerstation.store.engine import Store
 from readerstation.store.passwords import KdfParams
@@ -63,7 +63,7 @@ _FALSE_FOCUS_MM = 12.0
 _FALSE_FOCUS_OFFSET_MM = (25.0, 20.0)  # (x, y) from the subject's T2 centre, same slice
 
 
-def _point(p: Sequence[float]) -> tuple[float, float, float]:
+def _point(p: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     return (float(p[0]), float(p[1]), float(p[2]))
 
 
@@ -93,9 +93,9 @@ def _measured(les: dict[str, Any], delta_mm: float) -> Measurement:
     )
 
 
-def _segment(name: str | None) -> str | None:
+def _segment(name: str | None) -> LiverSegment | None:
     """Couinaud segment I-VIII (the sample names sub-segments such as IVa)."""
-    return None if name is None else name.rstrip("ab")
+    return None if name is None else LiverSegment(name.rstrip("ab"))
 
 
 def _lesion(les: dict[str, Any], role: LesionRole) -> Lesion:

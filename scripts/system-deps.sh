@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages readerstation needs that a fresh machine may lack:
-# Python venv support, Xvfb and the Mesa GL/EGL + xcb/xkb libraries Qt and napari need.
+# Python venv support, Xvfb and the Mesa GL/EGL + xcb/xkb libraries Qt and napari need, and
+# dicom3tools (dciodvfy validates the DICOM SR exports in the tests), and Orthanc with its
+# DICOMweb plugin (the PACS tests start their own server with scripts/orthanc.sh; the package's
+# system service is not used).
 # Idempotent: installs only what is missing; uses sudo when not root.
 set -euo pipefail
 
@@ -13,6 +16,8 @@ PACKAGES=(
   libxcb-xfixes0 libxcb-xinerama0 libxcb-xinput0 libxcb-xkb1 libxcb-cursor0 libx11-xcb1
   libxrender1 libxi6 libxext6 libsm6 libice6 libfontconfig1 libfreetype6 libdbus-1-3
   fonts-dejavu-core
+  dicom3tools
+  orthanc orthanc-dicomweb
 )
 
 missing=()

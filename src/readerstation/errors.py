@@ -66,3 +66,15 @@ class ConcurrentEditError(StoreError):
 
 class ReadingError(ReaderstationError, ValueError):
     """A reading gesture that cannot be done now (no read open, no such lesion, baseline unsigned)."""
+
+
+class PacsError(ReaderstationError, OSError):
+    """A DICOMweb PACS cannot be reached or refused a request (down, wrong URL, 4xx/5xx, timeout).
+
+    Series already retrieved into the local cache still load; the message names the URL and what
+    to do.
+    """
+
+
+class ExportError(ReaderstationError, ValueError):
+    """An export or import (DICOM SR, CSV, JSON, SDTM) that cannot be written or read as asked."""

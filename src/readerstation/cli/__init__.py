@@ -24,6 +24,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "readerstation.cli.engine_commands",
     "readerstation.cli.store_commands",
     "readerstation.cli.measure_commands",
+    "readerstation.cli.pacs_commands",
+    "readerstation.cli.export_commands",
 )
 
 

@@ -1,6 +1,6 @@
 """Benchmark of the store's autosave: ``Repository.save_draft`` latency on SQLite.
 
-A realistic read (5 targets, 3 of them liver with long-axis and viable lines, a porta hepatis
+A realistic read (5 targets, 2 of them liver with long-axis and viable lines, a porta hepatis
 node with long and short axis, 2 non-targets) is autosaved N times, each save moving one end
 point as a reader dragging a line would. Every save is one transaction: access checks, the
 draft row update, an audit event with before/after JSON, the chain head update, and a commit
@@ -54,8 +54,16 @@ def make_read(step: int) -> TimepointRead:
                 short_axis_line=short,
             )
         else:
-            organ, seg = ("liver", ["VII", "VIII", "IV"][k % 3]) if k < 3 else ("lung", None)
-            les = Lesion(f"trk-{k + 1}", f"T{k + 1}", "target", organ, liver_segment=seg)
+            # at most 2 intrahepatic targets (RECIST 1.1), typical HCC (mRECIST): signable
+            organ, seg = ("liver", ["VII", "VIII"][k]) if k < 2 else ("lung", None)
+            les = Lesion(
+                f"trk-{k + 1}",
+                f"T{k + 1}",
+                "target",
+                organ,
+                liver_segment=seg,
+                typical_hcc=True if seg else None,
+            )
             extra = 0.1 * step if k == 0 else 0.0
             long_ = LinePoints((0.0, 0.0, z), (30.0 + 5 * k + extra, 4.0, z), SOP)
             viable = LinePoints((2.0, 0.0, z), (18.0 + 2 * k, 3.0, z), SOP)

@@ -1,9 +1,14 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_store_support)
-"""The hash-chained audit trail: append-only in the database, tampering detected by verify."""
+"""The hash-chained audit trail: append-only in the database, tampering detected by verify.
+
+Key handling (files, variables, wrong and missing keys, older unkeyed stores) is in
+test_store_auditkey.py.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import json
 
@@ -20,7 +25,13 @@ from test_store_support import (  # noqa: F401  (fixtures)
     trial,
 )
 
-from readerstation.store import GENESIS_HASH, compute_event_hash
+from readerstation.store import (
+    GENESIS_HASH,
+    AuditKey,
+    canonical_json,
+    compute_event_hash,
+    compute_event_mac,
+)
 
 
 def busy(trial: Trial) -> int:
@@ -118,19 +129,17 @@ def test_verify_detects_swapped_order(trial: Trial):
     assert (result.intact, result.first_bad_seq) == (False, 6)
 
 
-def test_verify_detects_a_rehashed_forgery_through_the_next_link(trial: Trial):
-    # an attacker who edits an event AND recomputes its hash still breaks the next link
-    busy(trial)
-    drop_audit_triggers(trial.store)
-    [(seq, ts, _actor, action, et, eid, outcome, detail, before, after, prev)] = raw(
-        trial.store,
+def _row_fields(store, seq: int) -> tuple[dict, str]:
+    [(seq, ts, actor, action, et, eid, outcome, detail, before, after, prev)] = raw(
+        store,
         "SELECT seq, ts, actor, action, entity_type, entity_id, outcome, detail, before_json, "
-        "after_json, prev_hash FROM audit_events WHERE seq = 4",
+        "after_json, prev_hash FROM audit_events WHERE seq = :s",
+        s=seq,
     )
     fields = {
         "seq": seq,
         "ts": ts,
-        "actor": "someone-else",
+        "actor": actor,
         "action": action,
         "entity_type": et,
         "entity_id": eid,
@@ -139,15 +148,94 @@ def test_verify_detects_a_rehashed_forgery_through_the_next_link(trial: Trial):
         "before": before,
         "after": after,
     }
-    forged = compute_event_hash(prev, fields)
+    return fields, prev
+
+
+def rechain(store, start: int, digest, *, actor_at: int | None = None) -> None:
+    """What someone with database access but no key does: edit, recompute every later hash and
+    the head with ``digest(prev, fields)``."""
+    drop_audit_triggers(store)
+    [(n,)] = raw(store, "SELECT max(seq) FROM audit_events")
+    prev = GENESIS_HASH
+    if start > 1:
+        [(prev,)] = raw(store, "SELECT hash FROM audit_events WHERE seq = :s", s=start - 1)
+    for seq in range(start, n + 1):
+        fields, _ = _row_fields(store, seq)
+        if seq == actor_at:
+            fields["actor"] = "someone-else"
+        h = digest(prev, fields)
+        raw(
+            store,
+            "UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s",
+            a=fields["actor"],
+            p=prev,
+            h=h,
+            s=seq,
+        )
+        prev = h
+    raw(store, "UPDATE audit_head SET seq = :n, hash = :h", n=n, h=prev)
+
+
+def test_verify_detects_a_rehashed_forgery_through_the_next_link(trial: Trial):
+    # an attacker who edits an event and recomputes only its hash breaks it (no key) and the
+    # next link
+    busy(trial)
+    drop_audit_triggers(trial.store)
+    fields, prev = _row_fields(trial.store, 4)
+    fields["actor"] = "someone-else"
     raw(
         trial.store,
         "UPDATE audit_events SET actor = 'someone-else', hash = :h WHERE seq = 4",
-        h=forged,
+        h=compute_event_hash(prev, fields),
     )
     result = trial.admin.verify_audit()
-    assert (result.intact, result.first_bad_seq) == (False, 5)
-    assert "does not link" in result.reason
+    assert (result.intact, result.first_bad_seq) == (False, 4)
+    assert "altered" in result.reason
+
+
+def test_verify_detects_an_edit_rechained_with_plain_sha256_and_new_head(trial: Trial):
+    # the whole chain after the edit recomputed as the old unkeyed scheme, head moved too: every
+    # link and the head agree, but the edited event's hash is not a MAC under the key
+    n = busy(trial)
+    rechain(trial.store, 4, compute_event_hash, actor_at=4)
+    links = raw(trial.store, "SELECT prev_hash, hash FROM audit_events ORDER BY seq")
+    assert all(links[i][0] == links[i - 1][1] for i in range(1, len(links)))
+    assert raw(trial.store, "SELECT seq FROM audit_head") == [(n,)]
+    result = trial.admin.verify_audit()
+    assert (result.intact, result.first_bad_seq) == (False, 4)
+    assert "altered" in result.reason
+
+
+def test_verify_detects_a_whole_chain_rewritten_unkeyed(trial: Trial):
+    # rewriting from event 1 as plain SHA-256 (posing as an old, unkeyed store) is reported
+    busy(trial)
+    rechain(trial.store, 1, compute_event_hash, actor_at=3)
+    result = trial.admin.verify_audit()
+    assert (result.intact, result.first_bad_seq) == (False, 1)
+    assert "not sealed with a key" in result.reason
+
+
+def test_verify_detects_a_chain_rewritten_under_another_key(trial: Trial):
+    busy(trial)
+    mallory = AuditKey(b"m" * 32, "mallory")
+    rechain(trial.store, 1, lambda p, f: compute_event_mac(mallory, p, f), actor_at=3)
+    result = trial.admin.verify_audit()
+    assert (result.intact, result.first_bad_seq) == (False, 1)
+    assert "not the store's key" in result.reason
+
+
+def test_event_hash_is_hmac_sha256_under_the_key(trial: Trial):
+    busy(trial)
+    key = trial.store.audit_keys.load(create=False)
+    for seq in (1, 5):
+        fields, prev = _row_fields(trial.store, seq)
+        [(h,)] = raw(trial.store, "SELECT hash FROM audit_events WHERE seq = :s", s=seq)
+        expected = hmac.new(
+            key.secret, (prev + canonical_json(fields)).encode(), hashlib.sha256
+        ).hexdigest()
+        assert h == expected != compute_event_hash(prev, fields)
+    result = trial.admin.verify_audit()
+    assert (result.keyed_from_seq, result.key_fingerprint) == (1, key.fingerprint)
 
 
 def test_audit_list_shows_who_when_what_with_before_after(trial: Trial):

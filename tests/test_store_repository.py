@@ -385,11 +385,11 @@ def test_sign_read_runs_the_criteria_checks_itself(trial: Trial):
         trial.r1.sign_read(small.read_id, R1_PW)
     assert "RECIST 1.1:" not in str(e.value)  # 16 mm long axis is measurable by RECIST 1.1
     base = trial.r1.save_draft(make_read("r1", mm=40.0))
-    # a follow-up needs the reader's signed baseline, and is checked against it
-    follow = trial.r1.save_draft(make_read("r1", "TP1", mm=30.0))
-    with pytest.raises(CriteriaError, match="baseline read HCC-001/TP0 is not signed"):
-        trial.r1.sign_read(follow.read_id, R1_PW)
+    # a follow-up opens once the reader's baseline is signed, and is checked against it
+    with pytest.raises(ReadLockedError, match="locked until your read of the previous"):
+        trial.r1.save_draft(make_read("r1", "TP1", mm=30.0))
     trial.r1.sign_read(base.read_id, R1_PW)
+    follow = trial.r1.save_draft(make_read("r1", "TP1", mm=30.0))
     two = trial.r1.save_draft(make_read("r1", "TP1", mm=30.0, n_targets=2))
     with pytest.raises(CriteriaError, match="T2 T2: a target that was not in the baseline read"):
         trial.r1.sign_read(two.read_id, R1_PW)

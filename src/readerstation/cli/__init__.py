@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "readerstation.cli.sample_commands",
     "readerstation.cli.engine_commands",
     "readerstation.cli.store_commands",
+    "readerstation.cli.dual_commands",
     "readerstation.cli.measure_commands",
     "readerstation.cli.pacs_commands",
     "readerstation.cli.export_commands",

@@ -42,6 +42,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--workers", type=int, default=None, help="processes to use (default: up to 2)"
     )
     gen.set_defaults(handler=_generate)
+    dual = sub.add_parser(
+        "dual-reads",
+        help="write the simulated 45-subject two-reader trial as reads JSON",
+        description=(
+            "Write both readers' signed reads (reader1, reader2; subjects SIM-001...SIM-045) of "
+            "the simulated dual-read trial, for 'readerstation reads import'."
+        ),
+    )
+    dual.add_argument("--out", type=Path, required=True, help="output file, e.g. dual_reads.json")
+    dual.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    dual.set_defaults(handler=_dual_reads)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -57,4 +68,16 @@ def _generate(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     print(summary)
+    return 0
+
+
+def _dual_reads(args: argparse.Namespace) -> int:
+    import json
+
+    from readerstation.sample.dual_trial import derive_dual_trial
+
+    trial = derive_dual_trial(args.seed)
+    args.out.write_text(json.dumps(trial.reads_json, indent=1) + "\n", encoding="utf-8")
+    n = sum(len(e["timepoints"]) for e in trial.reads_json["reads"])
+    print(f"wrote {n} signed timepoint reads of {len(trial.cases)} subjects to {args.out}")
     return 0

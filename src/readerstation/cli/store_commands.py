@@ -1,4 +1,4 @@
-"""Store commands: ``init``, ``user add|list``, ``audit verify|list``.
+"""Store commands: ``init``, ``user add|list``, ``audit verify|list|adopt-key``, ``db``.
 
 Global options (on the top-level parser): ``--db URL`` (default: ``READERSTATION_DB`` or the
 embedded SQLite file ``var/readerstation.sqlite``) and ``--user NAME`` (default:
@@ -72,6 +72,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
         password = _prompt(NEW_PASSWORD_ENV, f"new password for {args.admin}: ", confirm=True)
         create_first_admin(store, args.admin, password)
         print(f"store ready at {store.url} (schema {store.current_revision()}); admin {args.admin}")
+        key = store.audit_keys.load(create=False)
+        print(
+            f"audit key {key.fingerprint} in {key.source}: keep it secret, back it up, and give "
+            "every workstation of this store the same key"
+        )
     return 0
 
 
@@ -98,6 +103,20 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     with _open(args) as store:
         result = _login(args, store).verify_audit()
+    if args.json:
+        _print_json(
+            {
+                "intact": result.intact,
+                "n_events": result.n_events,
+                "first_bad_seq": result.first_bad_seq,
+                "reason": result.reason,
+                "keyed_from_seq": result.keyed_from_seq,
+                "key_fingerprint": result.key_fingerprint,
+                "head_seq": result.head_seq,
+                "head_hash": result.head_hash,
+            }
+        )
+        return 0 if result.intact else 1
     if result.intact:
         print(f"audit trail intact: {result.n_events} events")
         return 0
@@ -106,6 +125,26 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _cmd_audit_adopt_key(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        seq = _login(args, store).adopt_audit_key()
+        key = store.audit_keys.load(create=False)
+    print(
+        f"audit trail sealed at event {seq} with key {key.fingerprint} in {key.source}; give "
+        "every workstation of this store the same key"
+    )
+    return 0
+
+
+def _cmd_db_grant_app_role(args: argparse.Namespace) -> int:
+    from readerstation.store import grant_app_role
+
+    with _open(args) as store:
+        for statement in grant_app_role(store, args.role):
+            print(statement + ";")
+    return 0
 
 
 def _cmd_audit_list(args: argparse.Namespace) -> int:
@@ -155,9 +194,35 @@ def register(subparsers: Any) -> None:
         "verify",
         help="check the hash chain (exit 0 intact, 1 broken)",
         description="Recompute the audit chain; exit 0 and 'audit trail intact: N events', or "
-        "exit 1 naming the first bad event.",
+        "exit 1 naming the first bad event. Needs the store's audit key.",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON, with the key's fingerprint and the chain's head (seq and "
+        "hash: record it outside the database to detect later removal of the last events)",
     )
     p.set_defaults(handler=_cmd_audit_verify)
+    p = asub.add_parser(
+        "adopt-key",
+        help="seal a store written before keyed audit trails (admin, once)",
+        description="Check the unkeyed chain, then seal it under the audit key (creating the key "
+        "file when absent) with an audit.key.adopt event.",
+    )
+    p.set_defaults(handler=_cmd_audit_adopt_key)
     p = asub.add_parser("list", help="show every event, refusals included (admin only)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_cmd_audit_list)
+
+    db = subparsers.add_parser("db", help="database administration (PostgreSQL)")
+    dsub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    dsub.required = True
+    p = dsub.add_parser(
+        "grant-app-role",
+        help="grant the workstations' role its rights (run as the database owner)",
+        description="Grant ROLE what the workstations need on the store's schema and nothing "
+        "that rewrites history (no UPDATE/DELETE on the audit trail, no TRUNCATE, not the "
+        "owner); --db must connect as the owner. Run again after every upgrade.",
+    )
+    p.add_argument("role", metavar="ROLE")
+    p.set_defaults(handler=_cmd_db_grant_app_role)

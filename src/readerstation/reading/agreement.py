@@ -220,6 +220,8 @@ class CriteriaAgreement:
     bland_altman_sum_mm: BlandAltman
     readers: tuple[ReaderAgreement, ...]
     variable_counts: dict[str, int] = field(default_factory=dict)
+    #: (slot-1 sum, slot-2 sum) mm of every matched timepoint: the points of a Bland-Altman plot
+    sum_pairs: tuple[tuple[float, float], ...] = field(default=(), repr=False)
 
     @property
     def adjudication_rate(self) -> float | None:
@@ -478,6 +480,7 @@ def _criteria_agreement(name: str, outcomes: list[PairOutcome]) -> CriteriaAgree
         bland_altman_sum_mm=compute_bland_altman(sums),
         readers=readers,
         variable_counts=counts,
+        sum_pairs=tuple(sums),
     )
 
 

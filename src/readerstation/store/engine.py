@@ -3,6 +3,13 @@
 The embedded default is a SQLite file: ``READERSTATION_DB`` if set, else
 ``sqlite:///var/readerstation.sqlite`` relative to the current directory (``var/`` is created).
 Any SQLAlchemy URL works the same (``postgresql+psycopg://user:pw@host/db``).
+
+Each store also has an audit key kept outside the database (:mod:`readerstation.store.auditkey`);
+the :class:`Store` carries where it comes from and hands it to its sessions.
+
+On PostgreSQL a site runs migrations as the database owner and the workstations as a role that
+may not alter the audit trail: :func:`grant_app_role` (``readerstation db grant-app-role``)
+grants such a role what the Repository needs and nothing that rewrites history.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from readerstation.errors import StoreError
+from readerstation.store.audit import AUDIT_KEYS_INFO
+from readerstation.store.auditkey import AuditKey, AuditKeySource
 
 __all__ = [
     "DEFAULT_SQLITE_URL",
@@ -30,6 +39,7 @@ __all__ = [
     "Store",
     "alembic_config",
     "default_url",
+    "grant_app_role",
     "open_store",
 ]
 
@@ -45,6 +55,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_SYNCHRONOUS = "FULL"
 """SQLite ``synchronous`` setting in WAL mode: FULL makes each committed autosave survive a power
 loss too (one fsync of the WAL per commit); NORMAL would survive process kills only."""
+
+APPEND_ONLY_TABLES = ("audit_events",)
+"""Tables the application role may only read and insert into."""
+
+NO_DELETE_TABLES = ("audit_head", "reads")
+"""Tables whose rows the application role may not delete (signed reads and drafts are kept)."""
 
 _MIGRATION_LOCK_ID = 0x52535354  # "RSST": PostgreSQL advisory lock key held while migrating
 
@@ -95,9 +111,13 @@ class Store:
     it as a user.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_keys: AuditKeySource | None = None) -> None:
         self.engine = engine
-        self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        self.audit_keys = audit_keys if audit_keys is not None else AuditKeySource(engine.url)
+        """Where the audit key comes from (see :mod:`readerstation.store.auditkey`)."""
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            engine, expire_on_commit=False, info={AUDIT_KEYS_INFO: self.audit_keys}
+        )
 
     @property
     def url(self) -> str:
@@ -124,7 +144,9 @@ class Store:
         """
         with self.engine.connect() as conn:
             ro = conn.execution_options(**{READ_ONLY_OPTION: True})
-            with Session(bind=ro, expire_on_commit=False) as session:
+            with Session(
+                bind=ro, expire_on_commit=False, info={AUDIT_KEYS_INFO: self.audit_keys}
+            ) as session:
                 try:
                     yield session
                 finally:
@@ -176,7 +198,9 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
+def open_store(
+    url: str | None = None, *, upgrade: bool = True, audit_key: AuditKey | None = None
+) -> Store:
     """Open (and create or upgrade) the store at ``url``.
 
     Parameters
@@ -186,6 +210,9 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     upgrade : bool
         Run the packaged Alembic migrations up to the head revision (creates an empty store).
         With False, refuse a database that is not at the head revision.
+    audit_key : AuditKey or None
+        The audit key; None means ``READERSTATION_AUDIT_KEY``, ``READERSTATION_AUDIT_KEY_FILE``
+        or the default key file (created with the first event of a new store).
 
     Raises
     ------
@@ -193,7 +220,7 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
         Bad URL, missing driver, unreachable server, or (``upgrade=False``) an outdated schema.
     """
     engine = _create_engine(url or default_url())
-    store = Store(engine)
+    store = Store(engine, AuditKeySource(engine.url, audit_key))
     try:
         if upgrade:
             cfg = alembic_config()
@@ -218,3 +245,71 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
             "file permissions or that the server is running."
         ) from exc
     return store
+
+
+def grant_app_role(store: Store, role: str) -> list[str]:
+    """Grant a PostgreSQL role what the workstations need, and nothing that rewrites history.
+
+    Run it connected as the database owner (the role that runs the migrations), after every
+    upgrade (new tables need their grants). The role gets, on the store's schema (the
+    connection's ``current_schema()``): ``SELECT, INSERT, UPDATE, DELETE`` on every table except
+    ``SELECT, INSERT`` only on :data:`APPEND_ONLY_TABLES` (the audit trail), no ``DELETE`` on
+    :data:`NO_DELETE_TABLES`, ``SELECT`` only on ``alembic_version``, and the sequences. It gets
+    no ``TRUNCATE``, ``TRIGGER`` or ``REFERENCES`` and, not being the owner, can neither drop nor
+    disable the immutability triggers. The role must exist (``CREATE ROLE ... LOGIN``) and must
+    not be a superuser.
+
+    Returns
+    -------
+    list of str
+        The statements run (for the site's records).
+
+    Raises
+    ------
+    StoreError
+        Not PostgreSQL, unknown role, a superuser role, or the role owns the tables.
+    """
+    if store.dialect != "postgresql":
+        raise StoreError(
+            f"grant app role: roles are a PostgreSQL feature, the store is {store.dialect}; a "
+            "SQLite file is protected by its file permissions."
+        )
+    q = store.engine.dialect.identifier_preparer
+    with store.engine.begin() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %(r)s", {"r": role}
+        ).first()
+        if found is None:
+            raise StoreError(
+                f"grant app role: no role {role!r}; create it first (CREATE ROLE {role} LOGIN "
+                "PASSWORD '...')."
+            )
+        if found[0]:
+            raise StoreError(
+                f"grant app role: {role!r} is a superuser, which bypasses every grant and "
+                "trigger; use an ordinary role."
+            )
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        owner = conn.exec_driver_sql(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = %(s)s AND tablename = "
+            "'audit_events'",
+            {"s": schema},
+        ).scalar()
+        if owner == role:
+            raise StoreError(
+                f"grant app role: {role!r} owns the store's tables (it ran the migrations); the "
+                "application must connect as another role."
+            )
+        r, sch = q.quote(role), q.quote_schema(schema)
+        statements = [
+            f"GRANT USAGE ON SCHEMA {sch} TO {r}",
+            f"REVOKE ALL ON ALL TABLES IN SCHEMA {sch} FROM {r}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {sch} TO {r}",
+            *(f"REVOKE UPDATE, DELETE ON {sch}.{q.quote(t)} FROM {r}" for t in APPEND_ONLY_TABLES),
+            *(f"REVOKE DELETE ON {sch}.{q.quote(t)} FROM {r}" for t in NO_DELETE_TABLES),
+            f"REVOKE INSERT, UPDATE, DELETE ON {sch}.alembic_version FROM {r}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {sch} TO {r}",
+        ]
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    return statements

@@ -22,7 +22,7 @@ list/get/export reads  own                    all
 audit list / verify                           yes
 =====================  ======  ===========  =====
 
-Adjudicators see reads only through blinded packets (dual reading, not built yet).
+Adjudicators see reads only through blinded packets (:mod:`readerstation.store.dual`).
 """
 
 from __future__ import annotations
@@ -57,11 +57,13 @@ from readerstation.model.enums import ReadStatus, UserRole
 from readerstation.store.audit import (
     AuditRecord,
     AuditVerification,
+    adopt_audit_key,
     append_event,
     canonical_json,
     iter_audit_records,
     verify_audit_chain,
 )
+from readerstation.store.dual import DualReadingMixin
 from readerstation.store.engine import Store
 from readerstation.store.passwords import KdfParams, check_password_policy, dummy_hash
 from readerstation.store.schema import (
@@ -263,8 +265,12 @@ def create_first_admin(
     return UserInfo(name, UserRole.ADMIN)
 
 
-class Repository:
+class Repository(DualReadingMixin):
     """The store as one authenticated user may see and change it.
+
+    Dual reading (charter, balanced assignment, worklist, import/export, discrepancies,
+    blinded adjudication, accepted reads, agreement) comes from
+    :class:`~readerstation.store.dual.DualReadingMixin`.
 
     Build it with :meth:`login`. Methods raise :class:`AccessDenied` (audited) when the user's
     role or blinding forbids the action, :class:`ReadLockedError` on a write to a signed read,
@@ -564,10 +570,17 @@ class Repository:
             )
             if subject_code is not None:
                 q = q.where(SubjectRow.code == subject_code)
+            hide = self._hide_dates(s)
             out = [
                 (
-                    Subject(subj.code, subj.treatment_start),
-                    Timepoint(tp.label, tp.scan_date, tp.study_uid, tp.series_uid, Phase(tp.phase)),
+                    Subject(subj.code, None if hide else subj.treatment_start),
+                    Timepoint(
+                        tp.label,
+                        None if hide else tp.scan_date,
+                        tp.study_uid,
+                        tp.series_uid,
+                        Phase(tp.phase),
+                    ),
                 )
                 for subj, tp in s.execute(q)
             ]
@@ -624,6 +637,7 @@ class Repository:
             # subject and timepoint details are the store's, never the reader's: only the
             # series the reader chose to read (and its phase) come from the read
             stored = _with_stored_context(read, subj, tp)
+            self._check_draft_allowed(s, subj, tp, stored)
             row = self._latest_row(s, tp.id)
             content = _content(stored)
             now = utc_now()
@@ -647,7 +661,7 @@ class Repository:
                 s.add(row)
                 s.flush()
                 self._audit(s, "read.save_draft", "read", row.id, after=content)
-                return _with_id(stored, row.id)
+                return self._blind(s, _with_id(stored, row.id))
             if row.read_version != read.version:
                 raise ConcurrentEditError(
                     f"save_draft {where}: the stored read is version {row.read_version}, the draft "
@@ -665,7 +679,7 @@ class Repository:
                 )
             sha = _sha256(content)
             if sha == row.content_sha256:
-                return _with_id(stored, row.id)
+                return self._blind(s, _with_id(stored, row.id))
             before = row.content
             # a Core UPDATE guarded by the row version (cheaper than the ORM flush; autosave)
             done = s.connection().execute(
@@ -685,7 +699,7 @@ class Repository:
                     "loaded; reload the read."
                 )
             self._audit(s, "read.save_draft", "read", row.id, before=before, after=content)
-            return _with_id(stored, row.id)
+            return self._blind(s, _with_id(stored, row.id))
 
         return self._run(run)
 
@@ -694,7 +708,7 @@ class Repository:
 
         def run(s: Session) -> TimepointRead:
             row = self._visible_row(s, read_id, "read.get")
-            return TimepointRead.from_dict(json.loads(row.content), read_id=row.id)
+            return self._blind(s, TimepointRead.from_dict(json.loads(row.content), read_id=row.id))
 
         return self._run(run)
 
@@ -787,7 +801,7 @@ class Repository:
                 s, "read.export", "read", subject_code, detail=f"{len(latest)} signed reads"
             )
             return [
-                TimepointRead.from_dict(json.loads(r.content), read_id=r.id)
+                self._blind(s, TimepointRead.from_dict(json.loads(r.content), read_id=r.id))
                 for r in latest.values()
             ]
 
@@ -876,6 +890,10 @@ class Repository:
                     )
                 else:
                     baseline = TimepointRead.from_dict(json.loads(base_row.content))
+            # timepoint order: the previous timepoint (scan-date order) must be signed too
+            missing = missing or self._check_previous_signed(
+                s, row, draft.subject.code, draft.timepoint.label
+            )
             return (
                 row.version,
                 None if user is None else user.password_hash,
@@ -923,15 +941,18 @@ class Repository:
         def write(s: Session) -> TimepointRead:
             self._require("read.sign", UserRole.READER, entity_type="read", entity_id=read_id)
             row = self._visible_row(s, read_id, "read.sign")
+            if row.version != version:
+                # another session saved or signed it since step 1 (checked before the status:
+                # a concurrent signature is a conflict to reload, not this session's mistake)
+                raise ConcurrentEditError(
+                    f"sign read {read_id}: the draft was changed by another session (saved again "
+                    f"or signed, now {row.status}) while it was being checked; reload the read "
+                    "and sign again if it is still a draft."
+                )
             if row.status == ReadStatus.SIGNED.value:
                 raise ReadLockedError(
                     f"sign read {read_id}: already signed on {row.signed_at}; a signed read never "
                     "changes."
-                )
-            if row.version != version:
-                raise ConcurrentEditError(
-                    f"sign read {read_id}: the draft was saved again while it was being checked; "
-                    "sign again."
                 )
             now = utc_now()
             signed = TimepointRead(
@@ -954,7 +975,9 @@ class Repository:
             row.updated_at = now
             s.flush()
             self._audit(s, "read.sign", "read", row.id, before=before, after=content)
-            return signed
+            # dual reading: a signature that completes the subject's two reads compares them
+            self._evaluate_subject(s, row.subject_id, strict=False)
+            return self._blind(s, signed)
 
         return self._run(write)
 
@@ -1002,7 +1025,7 @@ class Repository:
             self._audit(
                 s, "read.amend", "read", new_row.id, before={"supersedes": row.id}, after=content
             )
-            return _with_id(new, new_row.id)
+            return self._blind(s, _with_id(new, new_row.id))
 
         return self._run(run)
 
@@ -1014,6 +1037,18 @@ class Repository:
         def run(s: Session) -> list[AuditRecord]:
             self._require("audit.list", UserRole.ADMIN, entity_type="audit")
             return list(iter_audit_records(s))
+
+        return self._run(run)
+
+    def adopt_audit_key(self) -> int:
+        """Seal a store written before keyed audit trails under the audit key (admin only).
+
+        See :func:`~readerstation.store.audit.adopt_audit_key`; returns the adopt event's seq.
+        """
+
+        def run(s: Session) -> int:
+            self._require("audit.adopt_key", UserRole.ADMIN, entity_type="audit")
+            return adopt_audit_key(s, actor=self.user.name)
 
         return self._run(run)
 

@@ -14,6 +14,11 @@ Design
   with its SHA-256 in ``content_sha256``; the columns hold what access control and worklists
   query (subject, timepoint, reader, status, versions).
 * ``assignments`` says which reader reads which subject (slot 1 or 2 for dual reading).
+* Dual reading (migration 0002): ``charter`` (one row, the charter's JSON), ``case_orders``
+  (which slot is "Read A" for the adjudicator, drawn once per subject), ``discrepancies`` (one row
+  per evaluation of a subject's two reads under one criteria that needs adjudication),
+  ``adjudications`` (immutable: a database trigger refuses UPDATE and DELETE) and
+  ``acceptances`` (the accepted read of a subject and criteria, by adjudication or by charter).
 * ``audit_events`` is append-only (triggers refuse UPDATE and DELETE) and hash-chained; the
   single row of ``audit_head`` holds the last sequence number and hash, so that deleting the
   last events is detected too.
@@ -42,10 +47,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AcceptanceRow",
+    "AdjudicationRow",
     "Assignment",
     "AuditEvent",
     "AuditHead",
     "Base",
+    "CaseOrderRow",
+    "CharterRow",
+    "DiscrepancyRow",
     "ReadRow",
     "SubjectRow",
     "TimepointRow",
@@ -216,6 +226,109 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+# -- dual reading (migration 0002) --------------------------------------------------------------
+
+
+class CharterRow(Base):
+    """The trial's reading charter (one row, ``id`` = 1; JSON of :class:`Charter`)."""
+
+    __tablename__ = "charter"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    content: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseOrderRow(Base):
+    """Which reader slot the adjudicator sees as "Read A" for a subject (drawn once, kept)."""
+
+    __tablename__ = "case_orders"
+    __table_args__ = (CheckConstraint("a_slot IN (1, 2)", name="a_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), unique=True)
+    a_slot: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class DiscrepancyRow(Base):
+    """One evaluation of a subject's two reads under one criteria that needs adjudication.
+
+    ``status`` is ``open`` until adjudicated (``resolved``); ``superseded`` when a later
+    signature changed the reads compared (a new evaluation then replaces it). ``read_ids`` is
+    the JSON ``{"1": [ids], "2": [ids]}`` of the read versions compared, by slot.
+    """
+
+    __tablename__ = "discrepancies"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved', 'superseded')", name="status"),
+        Index("ix_discrepancies_subject_id_criteria", "subject_id", "criteria"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    criteria: Mapped[str] = mapped_column(String(16))
+    variables: Mapped[str] = mapped_column(Text)
+    causes: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    read_ids: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class AdjudicationRow(Base):
+    """An adjudicator's signed endorsement of one read (immutable: trigger like ``reads``)."""
+
+    __tablename__ = "adjudications"
+    __table_args__ = (
+        CheckConstraint("endorsed_label IN ('A', 'B')", name="endorsed_label"),
+        CheckConstraint("endorsed_slot IN (1, 2)", name="endorsed_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    discrepancy_id: Mapped[int] = mapped_column(ForeignKey("discrepancies.id"), unique=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    criteria: Mapped[str] = mapped_column(String(16))
+    endorsed_label: Mapped[str] = mapped_column(String(1))
+    endorsed_slot: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    adjudicator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AcceptanceRow(Base):
+    """The accepted read of a subject under one criteria (``basis`` adjudication or charter)."""
+
+    __tablename__ = "acceptances"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "criteria"),
+        CheckConstraint("accepted_slot IN (1, 2)", name="accepted_slot"),
+        CheckConstraint("basis IN ('adjudication', 'charter')", name="basis"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    criteria: Mapped[str] = mapped_column(String(16))
+    accepted_slot: Mapped[int] = mapped_column(Integer)
+    basis: Mapped[str] = mapped_column(String(16))
+    adjudication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("adjudications.id"), nullable=True
+    )
+    read_ids: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -182,3 +182,10 @@ def test_empty_and_invalid_input() -> None:
         PairOutcome(cmp, "ann", "bob", endorsed_slot=1)
     with pytest.raises(ModelError, match="expected 1, 2 or None"):
         PairOutcome(o[1].comparison, "ann", "bob", endorsed_slot=3)
+
+
+def test_kappa_interval_stays_within_its_range() -> None:
+    # three subjects: the Wald interval of statsmodels runs past 1; kappa's range is [-1, 1]
+    k = compute_kappa([("PR", "PR"), ("SD", "SD"), ("PD", "SD")])
+    assert k.value is not None and k.lower is not None and k.upper is not None
+    assert -1.0 <= k.lower <= k.value <= k.upper == 1.0

@@ -11,7 +11,9 @@ are decoded in the background and once complete (``--only drop`` for these two),
 ``measure_dock.png`` / ``measure_followup.png`` (``--only measure``): the Measure dock on a
 throw-away store in a temporary folder, with the sample trial's baseline of HCC-001 measured on
 its ground-truth end points and signed (shown), then the week-6 follow-up open with the signed
-prior beside it. The demo reader logs in before the shot, so the password field is empty.
+prior beside it; ``adjudication.png`` / ``monitoring.png`` (``--only dual``): the dual-reading
+demo (``napari-readerstation --demo-dual``) with HCC-003's blinded packet open, and the
+agreement panel. The demo users log in before the shots, so the password fields are empty.
 No database is ever created in the repository.
 """
 
@@ -102,12 +104,54 @@ def _shoot_measure(sample: Path, out: Path, size: tuple[int, int], db: Path) -> 
         if not _wait(app, lambda: not widget.busy):
             print(f"{subject}/{timepoint}: not opened ({widget.message_label.text()})")
         widget.select_kind("long")
-        camera(viewer).zoom *= 1.6  # the canvas is narrow beside the docks: zoom on the lesion
+        if widget.binding is not None and widget.binding.prior_image_layer is None:
+            camera(viewer).zoom *= 1.6  # one image: zoom on the lesion (the prior grid is fitted)
         widget.select_lesion("T1")
         _wait(app, lambda: False, 0.8)
         assert not widget.password_edit.text(), "a password would show in the screenshot"
         viewer.screenshot(str(out / name), canvas_only=False)
         print(f"wrote {out / name}")
+    viewer.close()
+
+
+def _shoot_dual(sample: Path, out: Path, size: tuple[int, int], db: Path) -> None:
+    """``adjudication.png`` and ``monitoring.png``: the dual-reading demo (launcher's
+    ``--demo-dual``) on a throw-away store, HCC-003's packet open at its differing timepoint."""
+    import napari
+    from napari_readerstation._measure_binding import camera
+    from napari_readerstation.launch import launch_dual
+    from qtpy.QtWidgets import QApplication, QDockWidget
+
+    def raise_dock(w) -> None:
+        while w is not None and not isinstance(w, QDockWidget):
+            w = w.parentWidget()
+        if w is not None:
+            w.raise_()
+
+    viewer = napari.Viewer(title="readerstation", show=True)
+    viewer.window._qt_window.resize(*size)
+    app = QApplication.instance()
+    widget = launch_dual(viewer, sample, db)
+    widget.open_packet("HCC-003", "recist1.1")
+    if not _wait(app, lambda: not widget.busy):
+        print(f"packet not shown ({widget.message_label.text()})")
+    camera(viewer).zoom *= 2.0  # the lesion the reads differ on, up close
+    widget.show_lesion_row(max(widget.lesion_table.currentRow(), 0))
+    raise_dock(widget)
+    _wait(app, lambda: False, 0.8)
+    assert not widget.password_edit.text(), "a password would show in the screenshot"
+    viewer.screenshot(str(out / "adjudication.png"), canvas_only=False)
+    print(f"wrote {out / 'adjudication.png'}")
+    monitoring = next(
+        w for w in QApplication.allWidgets() if type(w).__name__ == "MonitoringWidget"
+    )
+    from readerstation.reading import DEMO_PASSWORD
+
+    monitoring.login("admin", DEMO_PASSWORD)  # the admin also sees the per-reader figures
+    raise_dock(monitoring)
+    _wait(app, lambda: False, 0.8)
+    viewer.screenshot(str(out / "monitoring.png"), canvas_only=False)
+    print(f"wrote {out / 'monitoring.png'}")
     viewer.close()
 
 
@@ -140,8 +184,9 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument(
         "--only",
-        choices=("drop", "measure"),
-        help="only the drag-and-drop screenshots, or only the Measure dock ones",
+        choices=("drop", "measure", "dual"),
+        help="only the drag-and-drop screenshots, the Measure dock ones, or the dual-reading "
+        "ones (adjudication.png, monitoring.png)",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +199,9 @@ def _main(args: argparse.Namespace, size: tuple[int, int], tmp: Path) -> None:
     if args.only == "measure":
         _shoot_measure(args.sample, args.out, size, tmp / "measure.sqlite")
         return
+    if args.only == "dual":
+        _shoot_dual(args.sample, args.out, size, tmp / "dual.sqlite")
+        return
     timepoint = args.sample / "HCC-001" / "TP0_baseline"
     if timepoint.is_dir():
         _shoot_drop(timepoint, args.out / "drop_loading.png", args.out / "drop_loaded.png", size)
@@ -161,6 +209,7 @@ def _main(args: argparse.Namespace, size: tuple[int, int], tmp: Path) -> None:
         return
     _shoot(args.sample, args.out / "reading_dock.png", size, tmp / "reading.sqlite")
     _shoot_measure(args.sample, args.out, size, tmp / "measure.sqlite")
+    _shoot_dual(args.sample, args.out, size, tmp / "dual.sqlite")
     for name, file in (
         ("mr_sagittal_supine_HFS", "sagittal_mr.png"),
         ("ct_gantry_tilt_uneven_spacing", "gantry_tilt_ct.png"),

@@ -86,7 +86,7 @@ def test_login_refused_shows_message(dock, qtbot) -> None:
     assert widget.worklist_table.rowCount() == 0
     assert widget.login("reader1", PASSWORD)
     assert widget.worklist_table.rowCount() == 12  # 3 subjects x 4 timepoints
-    assert widget.worklist_table.item(0, 3).text() == "not_started"
+    assert widget.worklist_table.item(0, 3).text() == "to do"
 
 
 def test_lines_through_layer_api_are_saved_in_mm(dock, qtbot) -> None:

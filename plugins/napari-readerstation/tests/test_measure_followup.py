@@ -73,6 +73,53 @@ def _sign_baseline(store, images: DicomFolderSource) -> None:
     session.sign(PASSWORD)
 
 
+def _assert_images_whole(viewer, binding) -> None:
+    """Every image's in-plane extent lies inside its grid cell's visible world rectangle."""
+    cam = camera(viewer)
+    half = np.asarray(viewer.canvas.viewbox_size(viewer.layers), float) / cam.zoom / 2
+    centre = np.asarray(cam.center[-2:], float)
+    for layer in (binding.image_layer, binding.prior_image_layer):
+        ext = np.asarray(layer.extent.world, float)[:, -2:]
+        assert np.all(ext[0] >= centre - half - 1e-6), (layer.name, ext, centre, half)
+        assert np.all(ext[1] <= centre + half + 1e-6), (layer.name, ext, centre, half)
+
+
+def test_seed_click_on_the_prior_is_refused_with_a_message(
+    make_napari_viewer, store, images, qtbot
+) -> None:
+    from types import SimpleNamespace
+
+    _sign_baseline(store, images)
+    viewer, widget = _widget(make_napari_viewer, store, images)
+    assert widget.open_task("HCC-001", "TP1") is not None
+    qtbot.waitUntil(lambda: not widget.busy, timeout=WAIT_MS)
+    binding = widget.binding
+    widget.select_lesion("T1")
+    widget.set_seed_mode(True)
+    t1 = _lesion("TP1", "T1")
+    position = tuple(np.asarray(t1["centre_lps_mm"], float)[::-1])  # (S, P, L) world
+    before = binding.session.read
+
+    def click(cell) -> None:
+        event = SimpleNamespace(
+            button=1, type="mouse_press", pos=(0, 0), position=position, viewbox=cell
+        )
+        gen = widget._on_mouse_drag(viewer, event)
+        if gen is not None:
+            for _ in gen:
+                pass
+
+    click(binding.cell_of(binding.prior_image_layer))
+    text = widget.message_label.text()
+    assert "prior image" in text and "read-only" in text, text
+    assert binding.session.read == before  # nothing proposed, nothing saved
+    # the same click on the current image proposes T1's lines there
+    click(binding.cell_of(binding.image_layer))
+    assert "T1: proposed long" in widget.message_label.text(), widget.message_label.text()
+    m = binding.session.read.lesion("T1").measurement
+    assert m is not None and m.long_axis_mm == pytest.approx(t1["long_axis_mm"], abs=3.0)
+
+
 def _widget(make_napari_viewer, store, images) -> tuple[object, MeasureWidget]:
     viewer = make_napari_viewer()
     widget = MeasureWidget(viewer, store, images, user="reader1", kdf=FAST_KDF)
@@ -117,10 +164,22 @@ def test_prior_read_is_shown_beside_the_follow_up(make_napari_viewer, store, ima
     viewer, widget = _widget(make_napari_viewer, store, images)
     assert widget.open_task("HCC-001", "TP1") is not None
     qtbot.waitUntil(lambda: not widget.busy, timeout=WAIT_MS)
-    assert "prior TP0 (signed) on the left" in widget.message_label.text()
     binding = widget.binding
+    where = binding.prior_position()
+    assert where in ("left", "right", "above", "below")
+    assert (
+        f"prior TP0 (signed, read-only) {'on the ' if where in ('left', 'right') else ''}{where}"
+        in (widget.message_label.text())
+    )
     grid = viewer.canvas.grid
-    assert grid.enabled and tuple(grid.shape) == (1, 2)
+    # the layout that shows the images largest on this canvas, and both images whole
+    assert grid.enabled and tuple(grid.shape) == binding.choose_grid_shape()
+    assert binding.cell_of(binding.prior_image_layer) != binding.cell_of(binding.image_layer)
+    # each cell says what it shows
+    assert binding.prior_image_layer.name_overlay.visible
+    assert binding.image_layer.name_overlay.visible
+    assert "prior (signed)" in binding.prior_image_layer.name
+    _assert_images_whole(viewer, binding)
     assert binding.prior_image_layer in viewer.layers
     prior_volume = binding.prior_view.volume
     arterial = next(s for s in _truth("TP0")["series"] if s["phase"] == "ARTERIAL")
@@ -145,7 +204,12 @@ def test_prior_read_is_shown_beside_the_follow_up(make_napari_viewer, store, ima
     widget.select_lesion("T1")
     qtbot.wait(50)
     assert viewer.dims.point[0] == pytest.approx(t1_before["slice_z_mm"], abs=1e-6)
-    # centred on the middle of the line: (P, L) world of an axial series = LPS y, x
+    # at the fitted zoom the images stay whole (no lesion-centring that crops the body)
+    _assert_images_whole(viewer, binding)
+    # zoomed in, the jump centres on the middle of the line: (P, L) world of an axial series
+    # = LPS y, x
+    camera(viewer).zoom *= 3
+    widget.select_lesion("T1")
     middle = np.mean(t1_before["long_axis_endpoints_lps_mm"], axis=0)
     assert np.allclose(camera(viewer).center[-2:], (middle[1], middle[0]), atol=1e-3)
     k = binding.prior_slice_index()

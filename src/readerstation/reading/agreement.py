@@ -362,6 +362,8 @@ def compute_kappa(pairs: Sequence[tuple[str, str]]) -> KappaEstimate:
 
     res = cohens_kappa(table)
     value, low, upp = float(res["kappa"]), float(res["kappa_low"]), float(res["kappa_upp"])
+    # the Wald interval can leave kappa's range [-1, 1] in small samples: clip it
+    low, upp = max(low, -1.0), min(upp, 1.0)
     return KappaEstimate(
         n,
         value if math.isfinite(value) else None,

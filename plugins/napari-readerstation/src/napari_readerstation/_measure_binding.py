@@ -15,7 +15,9 @@ reason is announced on :attr:`MeasureBinding.message`, never raised::
     binding.layers["long"].add_lines([p0_data, p1_data])   # -> session.set_line("T1", "long", ...)
 
 At a follow-up, :meth:`show_read` also shows the reader's signed prior read beside the current
-image (napari grid: prior on the left, current on the right), each in its own frame: the two
+image (napari grid: side by side on a wide canvas, one above the other on a tall one, whichever
+shows the images larger, :meth:`choose_grid_shape`; the camera is fitted so that both images are
+whole, :meth:`fit_view`), each in its own frame: the two
 series have different origins, and since every layer's world coordinates are signed patient
 LPS mm (the adapter), the shared slice position is a patient z, so moving the current slice
 shows the prior slice nearest to the same patient z. The prior's lines are read-only (an edit
@@ -24,7 +26,9 @@ snaps back).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, cast
 
 import numpy as np
@@ -88,6 +92,15 @@ def _first_line(m: Measurement | None) -> LinePoints | None:
     return None
 
 
+@contextlib.contextmanager
+def _refresh_once(layer: Any) -> Iterator[None]:
+    """Apply several changes to ``layer`` with one refresh (slice + redraw) at the end."""
+    block = getattr(layer, "_block_refresh", None)  # napari >= 0.5 (private, hence the guard)
+    with block() if block is not None else contextlib.nullcontext():
+        yield
+    layer.refresh()
+
+
 def _label_lines(layer: Any, lines: list[tuple[str, str, LinePoints]], kind: LineKind) -> None:
     """Set the owners of a layer's lines; the long axis lines carry the lesion label."""
     layer.features = {
@@ -133,11 +146,18 @@ class MeasureBinding:
         self.prior_layers: dict[LineKind, Any] = {}
         self.prior_view: VolumeView | None = None
         self._syncing = False
+        self._suspended = False
+        self._hidden_prior: tuple[Any, dict[LineKind, Any]] | None = None
         self._removing: dict[LineKind, tuple[int, ...]] = {}
 
     # ------------------------------------------------------------------ showing
     def show_read(self, prior_volume: Volume | None = None) -> None:
-        """(Re)build the image and line layers for the session's open read.
+        """Show the image and line layers of the session's open read.
+
+        The layers of the previous case are reused (new voxels, placement and lines): building
+        napari layers and their vispy visuals is the slow part of opening a case on the GUI
+        thread, updating them is not. The prior's layers are added (below the current ones) or
+        removed as the new case needs.
 
         Parameters
         ----------
@@ -145,21 +165,33 @@ class MeasureBinding:
             The image of the session's signed prior read
             (:meth:`ReadingSession.load_prior_volume`); shown read-only beside the current one.
         """
-        self.clear()
+        self._suspended = False
         session = self.session
         volume = session.volume
         prior = session.prior_read
+        self.viewer.canvas.events.size.disconnect(self._on_canvas_resized)
         if prior is not None and prior_volume is not None:
             self._show_prior(prior_volume)
+        else:
+            self._remove_prior()
         self.view = VolumeView.of(volume)
         data, kwargs, _ = to_layer_data(
             session.read.subject.code, session.series, self.view, find_window("Liver"), loaded=True
         )
         kwargs["name"] = f"{session.read.subject.code}/{session.read.timepoint.label} reading"
-        self.image_layer = self.viewer.add_image(data, **kwargs)
+        self.image_layer = self._place_image(self.image_layer, data, kwargs)
         self.viewer.dims.axis_labels = kwargs["axis_labels"]
         self.viewer.dims.ndisplay = 2
         for kind in LineKind:
+            layer = self.layers.get(kind)
+            if layer is not None and layer in self.viewer.layers:
+                self._syncing = True
+                try:
+                    layer.affine = self.view.layer_kwargs()["affine"]
+                finally:
+                    self._syncing = False
+                layer.editable = True
+                continue
             layer = self.viewer.add_shapes(
                 ndim=3,
                 name=f"{kind.value} axis" if kind is not LineKind.VIABLE else "viable diameter",
@@ -174,17 +206,71 @@ class MeasureBinding:
             )
             layer.events.data.connect(lambda event, k=kind: self._on_data(k, event))
             self.layers[kind] = layer
-        _grid(self.viewer).enabled = bool(self.prior_layers)
+        grid = _grid(self.viewer)
         if self.prior_layers:
-            _grid(self.viewer).stride = 1 + len(LineKind)
-            _grid(self.viewer).shape = (1, 2)
-        self.viewer.reset_view()
+            grid.stride = 1 + len(LineKind)
+            grid.shape = self.choose_grid_shape()
+        grid.enabled = bool(self.prior_layers)
+        # a caption in each cell ("HCC-001/TP0 prior (signed)", "HCC-001/TP1 reading"): which
+        # image is which must not depend on remembering the layout (napari >= 0.6)
+        for layer in (self.image_layer, self.prior_image_layer):
+            caption = getattr(layer, "name_overlay", None)
+            if caption is not None:
+                caption.visible = bool(self.prior_layers)
+        self.fit_view()
+        if self.prior_layers:
+            self.viewer.canvas.events.size.connect(self._on_canvas_resized)
         self.redraw()
         first = next((a for a in session.read.lesions if a.measurement is not None), None)
         if first is not None:
             self.jump_to(first.lesion.label)
         else:
             self.viewer.dims.set_point(0, self.view.middle_slice_world())
+
+    def _place_image(self, layer: Any | None, data: Any, kwargs: dict[str, Any]) -> Any:
+        """A new image layer, or ``layer`` given new voxels, placement, window and name."""
+        if layer is None or layer not in self.viewer.layers:
+            return self.viewer.add_image(data, **kwargs)
+        # one refresh (slice + texture upload) for the whole update, not one per attribute
+        with _refresh_once(layer):
+            layer.affine = kwargs["affine"]
+            layer.data = data
+            layer.metadata = kwargs["metadata"]
+            layer.reset_contrast_limits_range()
+            layer.contrast_limits = kwargs["contrast_limits"]
+            layer.name = kwargs["name"]
+            layer.visible = True
+        return layer
+
+    def suspend(self) -> None:
+        """Freeze the shown case while the session changes case (in a worker thread): the
+        line layers stop taking edits and any edit is ignored until :meth:`show_read`."""
+        self._suspended = True
+        for layer in (*self.layers.values(), *self.prior_layers.values()):
+            layer.mode = "pan_zoom"
+            layer.editable = False
+
+    def _remove_prior(self) -> None:
+        """No prior for this case: hide the prior's layers (and drop their voxels) rather than
+        remove them; napari's layer removal forces a full garbage collection (~0.4 s each), and
+        the next follow-up reuses them."""
+        self.prior_view = None
+        if self.prior_image_layer is None:
+            return
+        self._hidden_prior = (self.prior_image_layer, dict(self.prior_layers))
+        self._syncing = True
+        try:
+            for layer in self.prior_layers.values():
+                layer.data = []
+                layer.visible = False
+        finally:
+            self._syncing = False
+        image = self.prior_image_layer
+        with _refresh_once(image):
+            image.data = np.zeros((1, 1, 1), dtype=np.int16)
+            image.name = "prior (none)"
+            image.visible = False
+        self.prior_image_layer, self.prior_layers = None, {}
 
     def _show_prior(self, volume: Volume) -> None:
         prior = self.session.prior_read
@@ -199,7 +285,25 @@ class MeasureBinding:
             loaded=True,
         )
         kwargs["name"] = f"{prior.subject.code}/{prior.timepoint.label} prior (signed)"
-        self.prior_image_layer = self.viewer.add_image(data, **kwargs)
+        if self.prior_image_layer is None and self._hidden_prior is not None:
+            hidden_image, hidden_lines = self._hidden_prior
+            if hidden_image in self.viewer.layers:
+                self.prior_image_layer, self.prior_layers = hidden_image, hidden_lines
+                for layer in hidden_lines.values():
+                    layer.visible = True
+        self._hidden_prior = None
+        existing = self.prior_image_layer
+        self.prior_image_layer = self._place_image(existing, data, kwargs)
+        if existing is not None and self.prior_layers:
+            for layer in self.prior_layers.values():
+                self._syncing = True
+                try:
+                    layer.affine = self.prior_view.layer_kwargs()["affine"]
+                finally:
+                    self._syncing = False
+                layer.editable = True
+            self._draw_prior()
+            return
         for kind in LineKind:
             layer = self.viewer.add_shapes(
                 ndim=3,
@@ -212,6 +316,11 @@ class MeasureBinding:
             )
             layer.events.data.connect(lambda event: self._on_prior_edit(event))
             self.prior_layers[kind] = layer
+        # the prior's cell comes first in the grid: its layers sit below the current ones
+        ours = [self.prior_image_layer, *self.prior_layers.values()]
+        indices = [self.viewer.layers.index(lay) for lay in ours]
+        if indices != list(range(len(ours))):
+            self.viewer.layers.move_multiple(indices, 0)
         self._draw_prior()
 
     def _draw_prior(self) -> None:
@@ -222,30 +331,40 @@ class MeasureBinding:
         try:
             for kind, layer in self.prior_layers.items():
                 lines = _read_lines(prior, kind)
-                layer.data = []
-                if lines:
-                    world = [
-                        view.patient_to_world(np.asarray([ln.start, ln.end])) for _, _, ln in lines
-                    ]
-                    layer.add_lines(
-                        [np.array([layer.world_to_data(w) for w in pts]) for pts in world],
-                        edge_color=LINE_COLOURS[kind],
-                        edge_width=LINE_WIDTHS[kind],
-                    )
-                _label_lines(layer, lines, kind)
+                with _refresh_once(layer):
+                    layer.data = []
+                    if lines:
+                        world = [
+                            view.patient_to_world(np.asarray([ln.start, ln.end]))
+                            for _, _, ln in lines
+                        ]
+                        layer.add_lines(
+                            [np.array([layer.world_to_data(w) for w in pts]) for pts in world],
+                            edge_color=LINE_COLOURS[kind],
+                            edge_width=LINE_WIDTHS[kind],
+                        )
+                    _label_lines(layer, lines, kind)
         finally:
             self._syncing = False
 
     def _on_prior_edit(self, event: Any) -> None:
-        if self._syncing or str(getattr(event, "action", "")) not in (
-            "added",
-            "changed",
-            "removed",
+        if (
+            self._syncing
+            or self._suspended
+            or str(getattr(event, "action", ""))
+            not in (
+                "added",
+                "changed",
+                "removed",
+            )
         ):
             return
         self._draw_prior()
+        where = self.prior_position()
+        current = {"left": "right", "right": "left", "above": "below", "below": "above"}
         self.message.emit(
-            "the prior read is signed and cannot change here; draw on the current image (right)",
+            "the prior read is signed and cannot change here; draw on the current image"
+            + (f" ({current[where]})" if where in current else ""),
             True,
         )
 
@@ -253,12 +372,23 @@ class MeasureBinding:
         """Remove the layers this binding added."""
         layers = [self.image_layer, *self.layers.values()]
         layers += [self.prior_image_layer, *self.prior_layers.values()]
+        if self._hidden_prior is not None:
+            layers += [self._hidden_prior[0], *self._hidden_prior[1].values()]
+            self._hidden_prior = None
         for layer in layers:
             if layer is not None and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
         self.image_layer, self.layers, self.view = None, {}, None
         self.prior_image_layer, self.prior_layers, self.prior_view = None, {}, None
+        self.viewer.canvas.events.size.disconnect(self._on_canvas_resized)
         _grid(self.viewer).enabled = False
+
+    def _on_canvas_resized(self) -> None:
+        """A resized canvas may call for the other prior / current layout: refit then only
+        (the reader's zoom is kept otherwise)."""
+        grid = _grid(self.viewer)
+        if self.prior_layers and grid.enabled and tuple(grid.shape) != self.choose_grid_shape():
+            self.fit_view()
 
     def _lines(self, kind: LineKind) -> list[tuple[str, Any]]:
         return [(t, ln) for t, _, ln in _read_lines(self.session.read, kind)]
@@ -272,12 +402,13 @@ class MeasureBinding:
             for kind, layer in self.layers.items():
                 lines = _read_lines(self.session.read, kind)
                 shapes = [self._patient_to_data(layer, [ln.start, ln.end]) for _, _, ln in lines]
-                layer.data = []
-                if shapes:
-                    layer.add_lines(
-                        shapes, edge_color=LINE_COLOURS[kind], edge_width=LINE_WIDTHS[kind]
-                    )
-                _label_lines(layer, lines, kind)
+                with _refresh_once(layer):
+                    layer.data = []
+                    if shapes:
+                        layer.add_lines(
+                            shapes, edge_color=LINE_COLOURS[kind], edge_width=LINE_WIDTHS[kind]
+                        )
+                    _label_lines(layer, lines, kind)
         finally:
             self._syncing = False
 
@@ -304,9 +435,86 @@ class MeasureBinding:
         world = self.view.patient_to_world(np.asarray([line.start, line.end])).mean(axis=0)
         self.viewer.dims.set_point(0, float(world[0]))
         # centre on the line: world is patient LPS mm in every cell, so the prior beside is
-        # centred on the same patient position
-        camera(self.viewer).center = (float(world[1]), float(world[2]))
+        # centred on the same patient position; but never push part of an image out of its
+        # cell when the whole image fits at this zoom (a cropped body at fit zoom looks broken)
+        camera(self.viewer).center = self._clamped_center(float(world[1]), float(world[2]))
         return float(world[0])
+
+    # ------------------------------------------------------------------ layout
+    def _image_extent(self) -> NDArray[np.float64]:
+        """(2, 2) min / max world (row, column) mm covered by the shown images."""
+        layers = [lay for lay in (self.image_layer, self.prior_image_layer) if lay is not None]
+        if not layers:
+            return np.array([[0.0, 0.0], [1.0, 1.0]])
+        ext = np.array([lay.extent.world[:, -2:] for lay in layers])
+        return np.array([ext[:, 0].min(axis=0), ext[:, 1].max(axis=0)])
+
+    def choose_grid_shape(self) -> tuple[int, int]:
+        """The prior / current layout that shows the images largest on this canvas: side by
+        side ``(1, 2)`` on a wide canvas, one above the other ``(2, 1)`` on a tall one (napari
+        docks often leave the canvas taller than wide)."""
+        size = np.asarray(self.viewer.canvas.size, float)  # (height, width) pixels
+        extent = self._image_extent()
+        span = np.maximum(extent[1] - extent[0], 1e-6)  # (rows, columns) mm
+        side = float(np.min(size / np.array([1.0, 2.0]) / span))
+        stacked = float(np.min(size / np.array([2.0, 1.0]) / span))
+        return (2, 1) if stacked > side * 1.05 else (1, 2)
+
+    def fit_view(self) -> None:
+        """Fit the camera so that the current image (and the prior beside it) is whole and as
+        large as its cell allows; re-chooses the prior / current layout for the canvas."""
+        grid = _grid(self.viewer)
+        if self.prior_layers and grid.enabled:
+            shape = self.choose_grid_shape()
+            if tuple(grid.shape) != shape:
+                grid.shape = shape
+        layers = [lay for lay in (self.image_layer, self.prior_image_layer) if lay is not None]
+        if layers:
+            self.viewer.fit_to_view(layers=layers, margin=0.02)
+        else:
+            self.viewer.reset_view()
+
+    def prior_position(self) -> str | None:
+        """Where the prior is shown ("left", "right", "above", "below"), None without a prior."""
+        cell = self.cell_of(self.prior_image_layer)
+        here = self.cell_of(self.image_layer)
+        if cell is None or here is None or cell == here:
+            return None
+        if cell[0] == here[0]:
+            return "left" if cell[1] < here[1] else "right"
+        return "above" if cell[0] < here[0] else "below"
+
+    def cell_of(self, layer: Any) -> tuple[int, int] | None:
+        """The grid cell (row, column) showing ``layer``; None when not shown in a grid."""
+        grid = _grid(self.viewer)
+        if layer is None or not grid.enabled or layer not in self.viewer.layers:
+            return None
+        pos = grid.position(self.viewer.layers.index(layer), self.viewer.layers)
+        return None if pos == (-1, -1) else (int(pos[0]), int(pos[1]))
+
+    def is_prior_cell(self, viewbox: Any) -> bool:
+        """Whether a mouse event's grid cell (``event.viewbox``) is the prior's."""
+        cell = self.cell_of(self.prior_image_layer)
+        if cell is None or viewbox is None:
+            return False
+        return tuple(int(v) for v in viewbox) == cell
+
+    def _clamped_center(self, row: float, col: float) -> tuple[float, float]:
+        """``(row, col)`` moved as little as needed to keep the images in view: on an axis
+        where the images fit the cell at the current zoom, their centre; otherwise the nearest
+        centre that shows no empty space beyond the image."""
+        zoom = float(camera(self.viewer).zoom)
+        cell = np.asarray(self.viewer.canvas.viewbox_size(self.viewer.layers), float)
+        half = cell / max(zoom, 1e-9) / 2.0  # half the visible (rows, columns) in mm
+        extent = self._image_extent()
+        out = []
+        for axis, want in enumerate((row, col)):
+            lo, hi = float(extent[0, axis]), float(extent[1, axis])
+            if hi - lo <= 2 * half[axis]:
+                out.append((lo + hi) / 2.0)
+            else:
+                out.append(float(np.clip(want, lo + half[axis], hi - half[axis])))
+        return out[0], out[1]
 
     def prior_slice_index(self) -> int | None:
         """The prior image's slice shown now (array index), None when no prior is shown."""
@@ -342,7 +550,7 @@ class MeasureBinding:
 
     # ------------------------------------------------------------------ edits -> session
     def _on_data(self, kind: LineKind, event: Any) -> None:
-        if self._syncing:
+        if self._syncing or self._suspended:
             return
         action = str(getattr(event, "action", ""))
         if action == "removing":

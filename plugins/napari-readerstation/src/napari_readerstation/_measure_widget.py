@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from qtpy.QtCore import Qt
-from qtpy.QtGui import QKeySequence
+from qtpy.QtCore import QEvent, QObject, Qt
+from qtpy.QtGui import QColor, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -54,18 +54,21 @@ from napari_readerstation._windows import (
 from readerstation.errors import ReaderstationError, ReadingError
 from readerstation.geometry import Volume
 from readerstation.model import LesionRole, LiverSegment, MeasurementState, TimepointRead
-from readerstation.reading import DicomFolderSource, LineKind, ReadingSession, ReadingTask
-from readerstation.store import KdfParams, Repository, Store
+from readerstation.reading import DicomFolderSource, LineKind, ReadingSession
+from readerstation.store import KdfParams, Repository, Store, WorkItem
 
-__all__ = ["LESION_COLUMNS", "SHORTCUTS", "WORKLIST_COLUMNS", "MeasureWidget"]
+__all__ = ["LESION_COLUMNS", "SHORTCUTS", "WORKLIST_COLUMNS", "WORK_STATUS_TEXT", "MeasureWidget"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 WORKLIST_COLUMNS = ("Subject", "Timepoint", "Scan date", "Status")
+#: How the worklist shows the store's task statuses.
+WORK_STATUS_TEXT = {"locked": "locked", "todo": "to do", "draft": "draft", "signed": "signed"}
 LESION_COLUMNS = ("Label", "Role", "Organ", "Long mm", "Short mm", "Viable mm", "State")
 _ERROR_STYLE = "color: #ff6b6b;"
 
+_PLACE = {"left": "on the left", "right": "on the right", "above": "above", "below": "below"}
 _KIND_KEYS = {LineKind.LONG: "F2", LineKind.SHORT: "F3", LineKind.VIABLE: "F4"}
 
 #: Keyboard shortcuts of the Measure dock (Qt notation) -> what they do. The window presets
@@ -78,6 +81,7 @@ SHORTCUTS = {
     "PgDown": "next lesion (and jump to it)",
     "PgUp": "previous lesion (and jump to it)",
     "Ctrl+J": "jump to the selected lesion's slice",
+    "Alt+W": "focus the worklist (arrow keys to choose, Enter to open)",
 }
 
 
@@ -99,6 +103,26 @@ def _style_table(table: QTableWidget, mode: QHeaderView.ResizeMode) -> None:
 
 def _mm(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+class EnterKeyFilter(QObject):
+    """Runs ``action`` when Return / Enter is pressed in the watched widget (a table row opens
+    with the keyboard as with a double click)."""
+
+    def __init__(self, action: Callable[[], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._action = action
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if (
+            event is not None
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self._action()
+            return True
+        return False
 
 
 class MeasureWidget(QWidget):
@@ -143,7 +167,8 @@ class MeasureWidget(QWidget):
         self._kdf = kdf
         self.session: ReadingSession | None = None
         self.binding: MeasureBinding | None = None
-        self._tasks: list[ReadingTask] = []
+        self._tasks: list[WorkItem] = []
+        self._hide_dates = False
         self._open_worker: Any | None = None
         #: (seconds in the background worker, seconds building the layers on the GUI thread)
         #: of the last case opened.
@@ -184,6 +209,11 @@ class MeasureWidget(QWidget):
         self.worklist_table.cellDoubleClicked.connect(lambda row, _c: self._open_row(row))
         self.open_button = QPushButton("Open")
         self.open_button.clicked.connect(lambda: self._open_row(self.worklist_table.currentRow()))
+        self._enter_filter = EnterKeyFilter(
+            lambda: self._open_row(self.worklist_table.currentRow()), self.worklist_table
+        )
+        self.worklist_table.installEventFilter(self._enter_filter)
+        self.worklist_table.setToolTip("arrow keys to choose, Enter to open (Alt+W: focus here)")
         v.addWidget(self.worklist_table)
         v.addWidget(self.open_button)
         self.busy_bar = QProgressBar()
@@ -275,6 +305,7 @@ class MeasureWidget(QWidget):
             "PgDown": lambda: self.next_lesion(1),
             "PgUp": lambda: self.next_lesion(-1),
             "Ctrl+J": self.jump_to_lesion,
+            "Alt+W": self.worklist_table.setFocus,
         }
         if window_shortcuts:
             for preset in STANDARD_WINDOWS:
@@ -341,8 +372,11 @@ class MeasureWidget(QWidget):
             self.binding.message.connect(self.say)
             self.binding.changed.connect(self._refresh)
             self.password_edit.clear()
-            self._tasks = self.session.worklist()
-            self.say(f"logged in as {name}; {len(self._tasks)} tasks")
+            self._hide_dates = repo.get_charter().hide_visit_dates
+            self._tasks = repo.worklist()
+            todo = sum(1 for t in self._tasks if t.status in ("todo", "draft"))
+            self.say(f"logged in as {name}; {len(self._tasks)} timepoints, {todo} to read")
+            self.worklist_table.setFocus()
             return True
 
         return bool(self._guard(run))
@@ -350,7 +384,21 @@ class MeasureWidget(QWidget):
     def _open_row(self, row: int) -> None:
         if 0 <= row < len(self._tasks):
             t = self._tasks[row]
-            self.open_task(t.subject, t.timepoint)
+            self.open_task(t.subject, t.label)
+        else:
+            self.say("select a timepoint in the worklist first (arrow keys, then Enter).")
+
+    def find_task(self, subject: str, timepoint: str) -> WorkItem | None:
+        """The worklist item of ``subject`` / ``timepoint`` (stored or displayed label)."""
+        for t in self._tasks:
+            if t.subject == subject and timepoint in (t.label, t.display_label):
+                return t
+        return None
+
+    def refresh_worklist(self) -> None:
+        """Ask the store for the reader's worklist again (statuses change as reads are signed)."""
+        if self.session is not None:
+            self._tasks = self.session.repository.worklist()
 
     @property
     def busy(self) -> bool:
@@ -377,6 +425,21 @@ class MeasureWidget(QWidget):
         if self._open_worker is not None:
             self.say("a case is already opening; wait for it to appear.", error=True)
             return None
+        task = self.find_task(subject, timepoint)
+        if task is None:
+            self.say(f"{subject}/{timepoint} is not in your worklist.", error=True)
+            return None
+        if task.status == "locked":
+            previous = self._previous_task(task)
+            self.say(
+                f"{subject}/{task.display_label} is locked: timepoints are read in order, and it "
+                "opens once your read of "
+                + (f"{subject}/{previous.display_label}" if previous else "the previous timepoint")
+                + " is signed.",
+                error=True,
+            )
+            return None
+        timepoint = task.label
         session = self.session
 
         def work() -> tuple[TimepointRead, Volume | None]:
@@ -385,7 +448,7 @@ class MeasureWidget(QWidget):
             _warm_unit_registry()
             return read, prior
 
-        self.binding.clear()  # nothing to draw on while the session changes case
+        self.binding.suspend()  # no edit while the session changes case (layers are reused)
         worker = create_worker(work, _start_thread=False)
         worker.returned.connect(lambda result: self._on_opened(subject, timepoint, result))
         worker.errored.connect(self._on_open_failed)
@@ -396,6 +459,11 @@ class MeasureWidget(QWidget):
         self.say(f"opening {subject}/{timepoint}…")
         worker.start()
         return worker
+
+    def _previous_task(self, task: WorkItem) -> WorkItem | None:
+        same = [t for t in self._tasks if t.subject == task.subject]
+        k = same.index(task)
+        return same[k - 1] if k > 0 else None
 
     def _set_busy(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
@@ -413,14 +481,15 @@ class MeasureWidget(QWidget):
             if self.binding is None:
                 raise ReadingError("log in first (user name and password above).")
             self.binding.show_read(prior_volume)
-            self._tasks = session.worklist()
+            self.refresh_worklist()
             first = next((a.lesion.label for a in read.lesions), None)
             if first is not None:
                 self.select_lesion(first)
             prior = session.prior_read
+            where = self.binding.prior_position()
             beside = (
-                f"; prior {prior.timepoint.label} (signed) on the left"
-                if prior is not None and prior_volume is not None
+                f"; prior {prior.timepoint.label} (signed, read-only) {_PLACE.get(where, where)}"
+                if prior is not None and prior_volume is not None and where
                 else ""
             )
             self.say(
@@ -433,6 +502,8 @@ class MeasureWidget(QWidget):
         self.last_open_seconds = (shown_at - self._open_started, done - shown_at)
 
     def _on_open_failed(self, exc: BaseException) -> None:
+        if self.binding is not None:
+            self.binding.clear()  # the frozen case is no longer the session's
         if isinstance(exc, ReaderstationError):
             self.say(str(exc), error=True)
         else:
@@ -625,6 +696,14 @@ class MeasureWidget(QWidget):
             if final is not None:
                 self.say(f"window W{final.width:.0f}/L{final.level:.0f}")
         elif event.button == 1 and self.seed_mode:
+            if self.binding.is_prior_cell(getattr(event, "viewbox", None)):
+                where = self.binding.prior_position() or "beside"
+                self.say(
+                    "that click was on the prior image, which is signed and read-only: click "
+                    f"inside the lesion on the current image (the prior is {_PLACE.get(where, where)})",
+                    error=True,
+                )
+                return
             self.seed_at(event.position)
 
     def _on_sign_clicked(self) -> None:
@@ -639,7 +718,7 @@ class MeasureWidget(QWidget):
 
         def run() -> bool:
             signed = self._require_session().sign(password)
-            self._tasks = self._require_session().worklist()
+            self.refresh_worklist()
             self.say(
                 f"{signed.subject.code}/{signed.timepoint.label} signed (v{signed.version}); it "
                 "can no longer change"
@@ -649,6 +728,28 @@ class MeasureWidget(QWidget):
         return bool(self._guard(run))
 
     # ------------------------------------------------------------------ session -> view
+    def _draw_worklist(self) -> None:
+        table = self.worklist_table
+        row = table.currentRow()
+        table.setRowCount(len(self._tasks))
+        for r, t in enumerate(self._tasks):
+            values = (
+                t.subject,
+                t.display_label if self._hide_dates else t.label,
+                t.scan_date.isoformat() if t.scan_date else ("hidden" if self._hide_dates else ""),
+                WORK_STATUS_TEXT.get(t.status, t.status),
+            )
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if t.status == "locked":
+                    item.setForeground(QColor("#8a8a8a"))
+                    item.setToolTip("opens once the previous timepoint is signed")
+                elif t.status == "signed":
+                    item.setToolTip("signed: opens read-only")
+                table.setItem(r, c, item)
+        if 0 <= row < table.rowCount():
+            table.setCurrentCell(row, 0)
+
     def _refresh(self) -> None:
         session = self.session
         self.user_label.setText(
@@ -656,16 +757,7 @@ class MeasureWidget(QWidget):
             if session
             else "not logged in"
         )
-        self.worklist_table.setRowCount(len(self._tasks))
-        for r, t in enumerate(self._tasks):
-            values = (
-                t.subject,
-                t.timepoint,
-                t.scan_date.isoformat() if t.scan_date else "",
-                t.status.value + (f" v{t.version}" if t.version and t.version > 1 else ""),
-            )
-            for c, text in enumerate(values):
-                self.worklist_table.setItem(r, c, QTableWidgetItem(text))
+        self._draw_worklist()
         open_read = session.read if session is not None and session.is_open else None
         lesions = open_read.lesions if open_read is not None else ()
         self.lesion_table.blockSignals(True)
@@ -740,18 +832,15 @@ def add_measure_dock(
     user yet, the store is set up as a demo (:func:`~readerstation.reading.seed_sample_trial`)
     and the login box is prefilled with the demo reader ``reader1``.
     """
-    from readerstation.errors import StoreError
-    from readerstation.reading import DEMO_PASSWORD, seed_sample_trial
+    from napari_readerstation.launch import seed_demo_store
+    from readerstation.reading import DEMO_PASSWORD
     from readerstation.store import open_store
 
     store = open_store(db_url)
     user = password = ""
     root = Path(folder)
     if (root / "ground_truth.json").is_file():
-        try:
-            seed_sample_trial(store, root)
-        except StoreError:
-            pass  # set up before (by an earlier launch, or a real trial store)
+        seed_demo_store(store, root)  # no-op when set up before (or a real trial store)
         user, password = "reader1", DEMO_PASSWORD
     widget = MeasureWidget(
         viewer, store, root, user=user, password=password, window_shortcuts=window_shortcuts

@@ -1,7 +1,12 @@
-"""``napari-readerstation [FOLDER] [--db PATH]``: start the reading workstation.
+"""``napari-readerstation [FOLDER] [--db PATH] [--demo-dual]``: start the reading workstation.
 
 Opens a napari viewer with the Reading dock, indexes FOLDER (default ``sample_dicom``), proposes
 the arterial series of the first subject / timepoint and loads it in the background.
+
+``--demo-dual`` opens the dual-reading demo instead: the sample trial read by ``reader1`` and
+``reader2`` (signed, with the designed discrepancies), the Adjudication dock logged in as the
+demo adjudicator and the Monitoring dock (store ``var/readerstation-dual.sqlite`` unless
+``--db``).
 """
 
 from __future__ import annotations
@@ -16,9 +21,20 @@ from typing import Any
 
 from napari_readerstation import __version__
 
-__all__ = ["build_parser", "launch", "main", "to_store_url"]
+__all__ = [
+    "DEMO_ADJUDICATOR",
+    "build_parser",
+    "launch",
+    "launch_dual",
+    "main",
+    "seed_demo_store",
+    "to_store_url",
+]
 
 DEFAULT_FOLDER = Path("sample_dicom")
+DEFAULT_DUAL_DB = Path("var") / "readerstation-dual.sqlite"
+#: The demo adjudicator's account name (password: ``readerstation.reading.DEMO_PASSWORD``).
+DEMO_ADJUDICATOR = "adjudicator"
 DOCK_AREA = "right"
 
 
@@ -44,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version", action="version", version=f"napari-readerstation {__version__}"
+    )
+    parser.add_argument(
+        "--demo-dual",
+        action="store_true",
+        help="dual-reading demo: the sample trial read twice and signed, the Adjudication and "
+        f"Monitoring docks (store {DEFAULT_DUAL_DB} unless --db)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
@@ -81,7 +103,62 @@ def launch(viewer: Any, folder: Path | None, db: str | os.PathLike[str] | None =
         # one set of window keys (Alt+1..4, the Reading dock's) for both docks' images
         widget.controller.window_changed.connect(measure.apply_window)
         widget.open_folder(folder, load_proposed=True)
+    if os.environ.get("READERSTATION_PACS_URL"):
+        from napari_readerstation._pacs_widget import add_pacs_dock
+
+        # a site PACS is configured: its dock sits beside the Reading dock, opening into it
+        add_pacs_dock(viewer, widget, area=DOCK_AREA)
     return widget
+
+
+def seed_demo_store(store: Any, folder: Path, *, dual: bool = False, kdf: Any = None) -> bool:
+    """Set up an empty store as the sample trial's demo: admin, reader1, reader2 and the
+    adjudicator ``adjudicator`` (all with the demo password); with ``dual``, both readers'
+    signed reads too (:func:`~readerstation.reading.dual_sample.seed_dual_reads`).
+
+    Returns False (and changes nothing) when the store already has users.
+    """
+    from readerstation.errors import StoreError
+    from readerstation.reading import DEMO_PASSWORD, seed_sample_trial
+    from readerstation.store import Repository
+
+    try:
+        accounts = seed_sample_trial(store, folder, kdf=kdf)
+    except StoreError:
+        return False  # set up before (by an earlier launch, or a real trial store)
+    admin = Repository.login(store, accounts.admin, DEMO_PASSWORD, kdf=kdf)
+    admin.add_user(DEMO_ADJUDICATOR, "adjudicator", DEMO_PASSWORD)
+    if dual:
+        from readerstation.reading.dual_sample import seed_dual_reads
+
+        seed_dual_reads(store, folder, kdf=kdf)
+    return True
+
+
+def launch_dual(viewer: Any, folder: Path, db: str | os.PathLike[str] | None = None) -> Any:
+    """The dual-reading demo in ``viewer``: seed the store (if empty), dock Adjudication
+    (logged in as the demo adjudicator) and Monitoring; returns the Adjudication widget."""
+    from napari_readerstation._adjudication_widget import AdjudicationWidget
+    from napari_readerstation._monitoring_widget import MonitoringWidget
+    from readerstation.reading import DEMO_PASSWORD
+    from readerstation.store import open_store
+
+    if db is None:
+        DEFAULT_DUAL_DB.parent.mkdir(parents=True, exist_ok=True)
+        db = DEFAULT_DUAL_DB
+    store = open_store(to_store_url(db))
+    seed_demo_store(store, folder, dual=True)
+    adjudication = AdjudicationWidget(viewer, store, folder, user=DEMO_ADJUDICATOR)
+    dock = viewer.window.add_dock_widget(adjudication, name="Adjudication", area=DOCK_AREA)
+    monitoring = MonitoringWidget(store, user=DEMO_ADJUDICATOR)
+    viewer.window.add_dock_widget(monitoring, name="Monitoring", area=DOCK_AREA, tabify=True)
+    adjudication.login(DEMO_ADJUDICATOR, DEMO_PASSWORD)
+    monitoring.login(DEMO_ADJUDICATOR, DEMO_PASSWORD)
+    from qtpy.QtCore import QTimer
+
+    dock.raise_()  # the Adjudication tab in front (again once Qt has laid the tabs out)
+    QTimer.singleShot(0, dock.raise_)
+    return adjudication
 
 
 def _fit_to_screen(viewer: Any, fraction: float = 0.95) -> None:
@@ -113,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     viewer = napari.Viewer(title="readerstation")
     _fit_to_screen(viewer)
-    launch(viewer, args.folder, args.db)
+    if args.demo_dual:
+        launch_dual(viewer, args.folder, args.db)
+    else:
+        launch(viewer, args.folder, args.db)
     napari.run()
     return 0
 

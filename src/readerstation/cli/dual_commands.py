@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from readerstation.cli.store_commands import PASSWORD_ENV, USER_ENV, _open, _print_json, _prompt
-from readerstation.errors import AuthenticationError, StoreError
+from readerstation.cli.store_commands import _login_with_password as _login
+from readerstation.cli.store_commands import _open, _print_json
+from readerstation.errors import StoreError
 
 if TYPE_CHECKING:
-    from readerstation.store import Repository, Store
+    pass
 
 __all__ = ["register"]
 
@@ -33,19 +33,6 @@ REASONS = (
     "image_quality",
     "reader_error",
 )
-
-
-def _login(args: argparse.Namespace, store: Store) -> tuple[Repository, str]:
-    """The acting user's Repository and the password they gave (asked once)."""
-    name = getattr(args, "user", None) or os.environ.get(USER_ENV)
-    if not name:
-        raise AuthenticationError(
-            f"login: no user given; pass --user NAME (before the command) or set {USER_ENV}."
-        )
-    password = _prompt(PASSWORD_ENV, f"password for {name}: ", confirm=False)
-    from readerstation.store import Repository
-
-    return Repository.login(store, name, password), password
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
@@ -260,7 +247,8 @@ def _cmd_accepted_summary(args: argparse.Namespace) -> int:
         )
     pfs = data.get("pfs")
     if pfs is not None:
-        print(f"PFS median {pfs['median_months']} months")
+        median = pfs["median_months"]
+        print("PFS median " + ("not reached" if median is None else f"{median} months"))
     return 0
 
 

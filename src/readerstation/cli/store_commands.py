@@ -48,7 +48,9 @@ def _open(args: argparse.Namespace) -> Store:
     return open_store(getattr(args, "db", None) or default_url())
 
 
-def _login(args: argparse.Namespace, store: Store) -> Repository:
+def _login_with_password(args: argparse.Namespace, store: Store) -> tuple[Repository, str]:
+    """The acting user's Repository and the password they gave (asked once; signing commands
+    need it again)."""
     name = getattr(args, "user", None) or os.environ.get(USER_ENV)
     if not name:
         raise AuthenticationError(
@@ -57,7 +59,11 @@ def _login(args: argparse.Namespace, store: Store) -> Repository:
     password = _prompt(PASSWORD_ENV, f"password for {name}: ", confirm=False)
     from readerstation.store import Repository
 
-    return Repository.login(store, name, password)
+    return Repository.login(store, name, password), password
+
+
+def _login(args: argparse.Namespace, store: Store) -> Repository:
+    return _login_with_password(args, store)[0]
 
 
 def _print_json(obj: Any) -> None:

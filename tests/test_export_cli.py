@@ -113,8 +113,13 @@ def test_export_csv_and_json(db, tmp_path: Path, capsys) -> None:
     capsys.readouterr()
 
 
-def test_export_sr_without_images_is_a_clear_error(db, tmp_path: Path, capsys) -> None:
+def test_export_sr_without_images_is_a_clear_error(
+    db, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, _ = db
+    # no --images, no $READERSTATION_IMAGES, no sample_dicom/ in the current folder
+    monkeypatch.delenv("READERSTATION_IMAGES", raising=False)
+    monkeypatch.chdir(tmp_path)
     code = main(
         ["--db", url, "--user", "admin", "export", "--format", "sr", "--out", str(tmp_path)]
     )

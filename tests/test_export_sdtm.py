@@ -587,6 +587,16 @@ def test_export_from_a_store_flags_the_accepted_reads(store_url, tmp_path, monke
     assert code == 0, capsys.readouterr().err
     for name in ("tu.csv", "tr.csv", "rs.csv", "define.csv"):
         assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
+    # a reader is refused in the export's own words, and nothing is written
+    monkeypatch.setenv("READERSTATION_PASSWORD", R1_PW)
+    capsys.readouterr()
+    code = main(
+        ["--db", store_url, "--user", "reader1", "export", "--format", "sdtm", "--out",
+         str(tmp_path / "r1"), "--study-id", "SIM"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "export --format sdtm" in err and "needs role admin" in err
+    assert not (tmp_path / "r1" / "tu.csv").exists()
 
 
 # -- the SAS transport writer -----------------------------------------------------------------
@@ -673,3 +683,23 @@ def test_states_too_small_absent_equivocal_and_non_target_words():
         "NEWLPROG": "EQUIVOCAL",
         "OVRLRESP": "PD",
     }
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_sum_equals_the_sum_of_the_written_target_values(datasets, odd):
+    # a data manager's edit check: the sum row equals the sum of the target rows as written,
+    # also when the lengths have more decimals than the 2 written (12.3449 + 17.3349 mm)
+    if odd:
+        reads = (
+            read("TP0", (12.3449, 10.005), (30.0, 17.3349)),
+            read("TP1", (10.005, 10.005), (25.0, 15.005)),
+        )
+        datasets = derive_sdtm([SdtmRead("HCC-007", 1, frozenset(), reads)], study_id="X")
+    tr = datasets.tr
+    keys = ["USUBJID", "TREVALID", "TRGRPID", "VISITNUM"]
+    targets = tr[tr.TRLNKID.fillna("").str.match(r"^R\d-T\d+$") & tr.TRSTRESN.notna()]
+    sums = tr[tr.TRTESTCD.isin(["SUMDIAM", "SUMVDIAM"]) & tr.TRSTRESN.notna()]
+    assert len(sums) > 0
+    expected = targets.groupby(keys).TRSTRESN.sum().round(2)
+    for _, row in sums.iterrows():
+        assert row.TRSTRESN == pytest.approx(expected[tuple(row[k] for k in keys)], abs=1e-9)

@@ -8,6 +8,9 @@
 * Six workstation PROCESSES (multiprocessing, spawn) write drafts and sign different reads at
   once, as the application role: no update is lost, the audit chain verifies, signed reads do
   not change.
+* Six processes as three PAIRS of workstations of the same reader save the SAME drafts in lock
+  step (optimistic versioning): every save lands or is refused with "reload", and the stored
+  draft is the last accepted save (no silent overwrite).
 
 Set ``READERSTATION_TEST_PG_URL`` to the owner's URL (``make test-core`` does);
 ``READERSTATION_TEST_PG_APP_URL`` names the application role's URL (default: the owner's URL
@@ -39,8 +42,8 @@ from test_store_support import (
     raw,
 )
 
-from readerstation.errors import ReadLockedError, StoreError
-from readerstation.model import ReadStatus
+from readerstation.errors import ConcurrentEditError, ReadLockedError, StoreError
+from readerstation.model import ReadStatus, TimepointRead
 from readerstation.store import Repository, Store, grant_app_role, open_store
 from readerstation.store.auditkey import AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV
 
@@ -228,3 +231,86 @@ def test_six_workstation_processes_lose_nothing(site: Site, app_store: Store):
     assert result.intact and result.n_events >= len(events)
     [(n_signed,)] = raw(app_store, "SELECT count(*) FROM reads WHERE status = 'signed'")
     assert n_signed == 2 * WORKERS + 1
+
+
+# -- pairs of workstations editing the SAME drafts -----------------------------------------------
+
+
+def paired_workstation(url: str, reader: str, me: int, saves: int, barrier: Any) -> dict[str, Any]:
+    """One of two workstations of ``reader``: both save the reader's TP0 draft in lock step.
+
+    Each round both load the stored draft (its revision), meet at ``barrier``, then both save a
+    different value based on that revision: exactly one save may land. Round 0 creates the draft
+    (both believe nothing is stored yet).
+    """
+    store = open_store(url)
+    try:
+        repo = Repository.login(store, reader, WORKER_PW, kdf=FAST_KDF)
+        accepted: list[tuple[int, float]] = []  # (revision produced, value saved)
+        refused: list[tuple[float, str]] = []
+        for i in range(saves):
+            mine = [r for r in repo.list_reads("HCC-001") if r.timepoint == "TP0"]
+            revision = repo.load_read(mine[-1].read_id).revision if mine else None
+            value = 20.0 + i + me / 10.0  # unique per workstation and round
+            barrier.wait()
+            try:
+                saved = repo.save_draft_at(make_read(reader, "TP0", mm=value), revision)
+                accepted.append((saved.revision, value))
+            except ConcurrentEditError as exc:
+                refused.append((value, str(exc)))
+            barrier.wait()  # neither loads the next round before both saved
+        return {"reader": reader, "me": me, "accepted": accepted, "refused": refused}
+    finally:
+        store.close()
+
+
+def test_pairs_of_workstations_saving_the_same_drafts_never_overwrite_silently(
+    site: Site, app_store: Store
+):
+    """Six processes, three readers with two workstations each, all saving at once.
+
+    Every round of a pair is a true conflict (both saves based on the same revision): exactly
+    one lands, the other is refused with the "reload" message. The stored draft ends as the last
+    accepted save, every accepted save produced its own revision (no two claim the same: no lost
+    update), every refusal is audited with the refused content, and the chain verifies.
+    """
+    t = make_trial(app_store)
+    readers = [f"p{k}" for k in range(1, WORKERS // 2 + 1)]
+    for r in readers:
+        t.admin.add_user(r, "reader", WORKER_PW)
+        t.admin.assign("HCC-001", r)
+    n_before = len(t.admin.list_audit())
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barriers = {r: manager.Barrier(2, timeout=300) for r in readers}
+        jobs = [(site.app_url, r, me, SAVES, barriers[r]) for r in readers for me in (1, 2)]
+        with ctx.Pool(WORKERS) as pool:
+            results = pool.starmap(paired_workstation, jobs)
+
+    events = t.admin.list_audit()[n_before:]
+    for reader in readers:
+        pair = [res for res in results if res["reader"] == reader]
+        accepted = sorted(a for res in pair for a in res["accepted"])
+        refused = [x for res in pair for x in res["refused"]]
+        # each round: one save lands, one is refused with the reload message
+        assert len(accepted) == SAVES and len(refused) == SAVES
+        assert all("reload" in msg and "HCC-001/TP0" in msg for _, msg in refused)
+        # revisions 1..SAVES, each produced by exactly one accepted save
+        assert [rev for rev, _ in accepted] == list(range(1, SAVES + 1))
+        last_revision, last_value = accepted[-1]
+        [summary] = [r for r in t.admin.list_reads("HCC-001") if r.reader == reader]
+        stored = t.admin.load_read(summary.read_id)
+        assert stored.revision == last_revision
+        assert stored.read.lesion("T1").measurement.long_axis_mm == last_value
+        # the trail holds every accepted save and every refused one, with its content
+        mine = [e for e in events if e.actor == reader and e.action == "read.save_draft"]
+        assert sum(e.outcome == "ok" for e in mine) == SAVES
+        kept = sorted(
+            TimepointRead.from_dict(e.after).lesion("T1").measurement.long_axis_mm
+            for e in mine
+            if e.outcome == "refused"
+        )
+        assert kept == sorted(v for v, _ in refused)
+    everything = t.admin.list_audit()
+    assert [e.seq for e in everything] == list(range(1, len(everything) + 1))
+    assert Repository.login(app_store, "admin", ADMIN_PW, kdf=FAST_KDF).verify_audit().intact

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,14 @@ def _cmd_discrepancies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target_size(lesion: Mapping[str, Any]) -> str:
+    """A target's size as the criteria sum it: a node's short axis, else the long axis (mm);
+    the state word when it was not measured."""
+    if lesion["state"] != "measured":
+        return str(lesion["state"])
+    return f"{lesion['short_axis_mm' if lesion['nodal'] else 'long_axis_mm']}"
+
+
 def _cmd_packet(args: argparse.Namespace) -> int:
     with _open(args) as store:
         repo, _ = _login(args, store)
@@ -164,7 +173,7 @@ def _cmd_packet(args: argparse.Namespace) -> int:
             f"{t['label']} "
             + (
                 "+".join(
-                    f"{les['lesion']} {les['long_axis_mm']}"
+                    f"{les['lesion']} {_target_size(les)}"
                     for les in t["lesions"]
                     if les["role"] == "target"
                 )

@@ -4,11 +4,13 @@
 a reader: only their own, filtered by the Repository) and writes them to ``--out``:
 
 * ``sr``: one DICOM SR TID 1500 Measurement Report per signed timepoint read,
-  ``<subject>_<timepoint>_<role>.dcm``; the referenced images are found under ``--images``
-  (indexed by headers);
+  ``<subject>_<timepoint>_<role>.dcm``; the referenced images are found, indexed by headers,
+  under ``--images DIR``, else ``$READERSTATION_IMAGES``, else the workstation's default
+  ``sample_dicom/`` (under the current folder) when it exists (:func:`find_image_root`);
 * ``csv``: ``reads.csv``, one row per lesion measurement;
 * ``json``: ``reads.json``, the reads JSON of issue 5;
-* ``sdtm``: TU, TR, RS (``readerstation.export.sdtm``).
+* ``sdtm``: TU, TR, RS (``readerstation.export.sdtm``); what could not be derived is printed as
+  warnings on stderr.
 
 Heavy modules (highdicom, the store, pandas) are imported inside the handlers so that
 ``readerstation --help`` stays fast.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,18 +35,70 @@ if TYPE_CHECKING:
     from readerstation.model.entities import TimepointRead
     from readerstation.store import Repository
 
-__all__ = ["derive_observer_roles", "derive_timepoint_responses", "register"]
+__all__ = [
+    "DEFAULT_IMAGES",
+    "IMAGES_ENV",
+    "derive_observer_roles",
+    "derive_timepoint_responses",
+    "find_image_root",
+    "register",
+]
 
 FORMATS = ("sr", "csv", "json", "sdtm")
+
+IMAGES_ENV = "READERSTATION_IMAGES"
+"""Environment variable naming the folder of the trial's DICOM images (the workstation's image
+source, as ``READERSTATION_DB`` names its store)."""
+
+DEFAULT_IMAGES = Path("sample_dicom")
+"""The workstation's default image folder, relative to the current folder (``make sample``)."""
+
+
+def find_image_root(images: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
+    """The folder where the SR export looks for the referenced images, and how it was chosen.
+
+    The store has no table of image sources, so the export looks where the workstation does:
+    ``images`` (``--images DIR``), else ``$READERSTATION_IMAGES``, else ``sample_dicom/`` under
+    the current folder when it exists.
+
+    Returns
+    -------
+    (Path or None, str)
+        The folder (None when there is none) and where it came from, for messages
+        (``"--images"``, ``"$READERSTATION_IMAGES"``, ``"the default sample_dicom/"``).
+
+    Raises
+    ------
+    ExportError
+        ``--images`` or ``$READERSTATION_IMAGES`` names something that is not a folder.
+    """
+    for value, origin in ((images, "--images"), (os.environ.get(IMAGES_ENV), f"${IMAGES_ENV}")):
+        if value:
+            root = Path(value)
+            if not root.is_dir():
+                raise ExportError(
+                    f"export sr: {origin} names {root}, which is not a folder; give the folder "
+                    "that holds the trial's DICOM files."
+                )
+            return root, origin
+    if DEFAULT_IMAGES.is_dir():
+        return DEFAULT_IMAGES, f"the default {DEFAULT_IMAGES}/"
+    return None, ""
 
 
 def derive_observer_roles(repo: Repository) -> tuple[dict[tuple[str, str], str], str | None]:
     """``(subject, reader) -> "Reader <slot>"`` from the store's assignments, and a warning.
 
-    Falls back to an empty mapping (every reader is ``"Reader"``) with a warning when the store
-    has no ``list_assignments`` or the user may not list them.
+    An admin gets every reader's slot (:meth:`~readerstation.store.Repository.list_assignments`),
+    a reader their own (:meth:`~readerstation.store.Repository.list_own_assignments`). Falls back
+    to an empty mapping (every reader is ``"Reader"``) with a warning when the store cannot list
+    assignments or the user may not list them.
     """
-    lister = getattr(repo, "list_assignments", None)
+    from readerstation.model.enums import UserRole
+
+    user = getattr(repo, "user", None)
+    own = user is not None and getattr(user, "role", None) is UserRole.READER
+    lister = getattr(repo, "list_own_assignments" if own else "list_assignments", None)
     if lister is None:
         return {}, "the store cannot list assignments; readers are exported as 'Reader'"
     try:
@@ -97,8 +152,9 @@ def derive_timepoint_responses(
 class _ImageFinder:
     """Image headers by SOPInstanceUID, found by series under a root folder."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, origin: str = "--images") -> None:
         self.root = root
+        self.origin = origin
         self._source: Any = None
         self._by_series: dict[str, list[Dataset]] = {}
 
@@ -108,8 +164,10 @@ class _ImageFinder:
         uid = read.timepoint.series_uid
         if self.root is None:
             raise ExportError(
-                f"export sr: {read.subject.code}/{read.timepoint.label}: the store has no image "
-                "source; pass --images DIR, the folder that holds the trial's DICOM files."
+                f"export sr: {read.subject.code}/{read.timepoint.label}: no image folder to find "
+                f"the referenced images in (no --images, no ${IMAGES_ENV}, no "
+                f"{DEFAULT_IMAGES}/ here); pass --images DIR, the folder that holds the trial's "
+                "DICOM files."
             )
         if uid is None:
             raise ExportError(
@@ -128,7 +186,8 @@ class _ImageFinder:
         except ReaderstationError:
             raise ExportError(
                 f"export sr: {read.subject.code}/{read.timepoint.label}: series {uid} not found "
-                f"under {folder}; pass --images DIR with the folder that holds it."
+                f"under {folder} ({self.origin}); pass --images DIR with the folder that holds "
+                "it."
             ) from None
         images: list[Dataset] = [dcmread(p, stop_before_pixels=True) for p in info.files]
         self._by_series[uid] = images
@@ -144,7 +203,8 @@ def _export_sr(args: argparse.Namespace, reads: list[TimepointRead], roles: Any)
     from readerstation.export.sr import save_sr
 
     responses, orders = derive_timepoint_responses(reads)
-    finder = _ImageFinder(Path(args.images) if args.images else None)
+    root, origin = find_image_root(args.images)
+    finder = _ImageFinder(root, origin)
     out = Path(args.out)
     for r in reads:
         role = roles.get((r.subject.code, r.reader), "Reader")
@@ -173,7 +233,11 @@ def _export_sdtm(args: argparse.Namespace, repo: Repository) -> int:
             "export sdtm: readerstation.export.sdtm has no export_from_repository(repo, out_dir, "
             "study_id=...) yet; use the Python API of readerstation.export.sdtm."
         )
-    paths = hook(repo, Path(args.out), study_id=args.study_id)
+
+    def warn(note: str) -> None:
+        print(f"readerstation export: warning: {note}", file=sys.stderr)
+
+    paths = hook(repo, Path(args.out), study_id=args.study_id, report=warn)
     print(f"wrote {len(paths)} SDTM file(s) to {args.out}")
     return 0
 
@@ -259,13 +323,17 @@ def register(subparsers: Any) -> None:
         "export",
         help="export signed reads as DICOM SR, CSV, JSON or SDTM",
         description="Export the latest signed version of every read you may see (admin: all; "
-        "reader: your own). sr: one TID 1500 .dcm per timepoint read (needs --images); csv: "
+        "reader: your own). sr: one TID 1500 .dcm per timepoint read (images from --images, "
+        f"${IMAGES_ENV} or ./{DEFAULT_IMAGES}); csv: "
         "reads.csv, one row per lesion; json: reads.json (issue-5 reads JSON); sdtm: TU/TR/RS.",
     )
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument(
-        "--images", metavar="DIR", help="folder with the DICOM images the reads reference (sr)"
+        "--images",
+        metavar="DIR",
+        help=f"folder with the DICOM images the reads reference (sr; default: ${IMAGES_ENV}, "
+        f"else ./{DEFAULT_IMAGES} when it exists)",
     )
     p.add_argument("--subject", metavar="CODE", help="only this subject")
     p.add_argument("--study-id", metavar="ID", default="READERSTATION", help="STUDYID (sdtm)")

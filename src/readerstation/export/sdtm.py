@@ -211,7 +211,7 @@ SDTM_VARIABLES: Mapping[str, tuple[SdtmVariable, ...]] = {
             *_head("TR"),
             _v("TRGRPID", "Group ID", "text", "Perm"),
             _v("TRLNKID", "Link ID", "text", "Exp"),
-            _v("TRLNKGRP", "Link Group ID", "text", "Exp"),
+            _v("TRLNKGRP", "Link Group", "text", "Perm"),  # SDTMIG 3.2-3.4 TR label
             _v("TRTESTCD", "Tumor/Lesion Assessment Short Name", "text", "Req", "TRTESTCD"),
             _v("TRTEST", "Tumor/Lesion Assessment Test Name", "text", "Req", "TRTEST"),
             _v("TRORRES", "Result or Finding in Original Units", "text", "Exp", "TRPROPRS"),
@@ -228,7 +228,7 @@ SDTM_VARIABLES: Mapping[str, tuple[SdtmVariable, ...]] = {
     "RS": tuple(
         [
             *_head("RS"),
-            _v("RSLNKGRP", "Link Group ID", "text", "Exp"),
+            _v("RSLNKGRP", "Link Group ID", "text", "Perm"),
             _v("RSTESTCD", "Assessment Short Name", "text", "Req", "ONCRTSCD"),
             _v("RSTEST", "Assessment Name", "text", "Req", "ONCRTS"),
             _v("RSCAT", "Category for Assessment", "text", "Exp", "ONCRSCAT"),
@@ -752,6 +752,9 @@ class _Subject:
                     }
                 )
 
+            # the target values as written (2 decimals): SUMDIAM is their sum, so that the data
+            # manager's check "sum of the TR values = SUMDIAM" holds to the digit
+            written: list[float] = []
             for a in r.lesions:
                 les = a.lesion
                 link = links[les.label]
@@ -791,8 +794,10 @@ class _Subject:
                         )
                     else:
                         size(code, link, value)
+                        written.append(float(_num(value)))
                 elif m.state is MeasurementState.TOO_SMALL:
                     v = crit.too_small_mm
+                    written.append(float(_num(v)))
                     row(
                         code,
                         link,
@@ -810,7 +815,7 @@ class _Subject:
                 if total is None:
                     row(sum_code, None, TRSTAT=_NOT_DONE, TRREASND="TARGET LESION NOT EVALUABLE")
                 else:
-                    size(sum_code, "", total)
+                    size(sum_code, "", sum(written))
 
     # RS
     def _rs(self, s: SdtmRead, name: str, result: SubjectResult) -> None:
@@ -1132,10 +1137,18 @@ def derive_define(
                     "core": v.core,
                     "codelist": ""
                     if v.codelist is None
-                    else f"{cl.code if cl else ''} {v.codelist}".strip(),
+                    else f"{cl.code if cl else ''} {v.codelist}".strip()
+                    + _VALUE_LEVEL.get(v.name, ""),
                 }
             )
     return pd.DataFrame(rows)
+
+
+# codelists that apply to some rows only (value-level metadata, said in the define)
+_VALUE_LEVEL = {
+    "TRORRES": " (where TRTESTCD = TUMSTATE; sizes are numbers in mm)",
+    "TRSTRESC": " (where TRTESTCD = TUMSTATE; sizes are numbers in mm)",
+}
 
 
 def _for_xpt(df: pd.DataFrame, domain: str) -> pd.DataFrame:
@@ -1289,6 +1302,16 @@ def export_from_repository(
     ModelError, SdtmExportError
         See :func:`derive_sdtm_reads`, :func:`derive_sdtm`, :func:`save_sdtm`.
     """
+    from readerstation.errors import AccessDenied
+    from readerstation.model.enums import UserRole
+
+    if repo.user.role is not UserRole.ADMIN:
+        # the store refuses (and audits) the calls below anyway; say it in the export's words
+        raise AccessDenied(
+            f"export --format sdtm: user {repo.user.name!r} has role {repo.user.role.value!r}; "
+            "the SDTM export holds every reader's reads and needs role admin. A reader exports "
+            "their own reads with --format json, csv or sr."
+        )
     reads = repo.export_reads()
     slots = {(a.subject, a.reader): a.slot for a in repo.list_assignments()}
     accepted = {

@@ -864,7 +864,8 @@ def _observer(items: Iterable[Any]) -> tuple[str, str | None]:
         if i.get("RelationshipType") != "HAS OBS CONTEXT":
             continue
         if _name(i) == _K_PERSON_NAME:
-            role = str(i.PersonName).rstrip("^")
+            # tolerant reading: some writers (older highdicom) store the name as TEXT
+            role = str(i.get("PersonName") or i.get("TextValue") or role).rstrip("^")
         elif _name(i) == _K_LOGIN:
             login = str(i.TextValue)
     return role, login
@@ -960,8 +961,8 @@ def load_sr_report(path: str | Path) -> SrReport:
 def load_sr(path: str | Path) -> TimepointRead:
     """The signed :class:`TimepointRead` stored in an SR written by :func:`save_sr`.
 
-    Lengths come back exactly (FloatingPointValue), end points to float32 precision (about
-    1e-5 mm), SOP instance UIDs, labels, roles, states, segments as written. A blinded SR gives
-    the reader as the observer role (``"Reader 1"`` -> ``"Reader_1"``).
+    Lengths come back exactly (FloatingPointValue), end points to float32 precision (under
+    1e-4 mm within +-1000 mm), SOP instance UIDs, labels, roles, states, segments as written. A
+    blinded SR gives the reader as the observer role (``"Reader 1"`` -> ``"Reader_1"``).
     """
     return load_sr_report(path).read

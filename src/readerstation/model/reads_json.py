@@ -23,9 +23,9 @@ Optional keys, written by :func:`reads_to_json` so that a round trip is exact an
 * lesion: ``long_axis_points``, ``short_axis_points``, ``viable_points`` (two LPS points
   ``[[x, y, z], [x, y, z]]`` in mm each) with ``sop_instance_uid`` (and
   ``short_axis_sop_instance_uid`` / ``viable_sop_instance_uid`` when a line was drawn on another
-  image), ``tracking_id`` (default: the label), ``location``, ``liver_segment`` (required for a
-  liver lesion by the model), ``typical_hcc``, ``kind``, ``cytology_confirmed``;
-* non-target: ``organ`` (default ``"unspecified"``; a liver non-target needs ``liver_segment``),
+  image), ``tracking_id`` (default: the label), ``location``, ``liver_segment`` (liver only; may be
+  left out), ``typical_hcc`` (left out: not recorded), ``kind``, ``cytology_confirmed``;
+* non-target: ``organ`` (default ``"unspecified"``; ``liver_segment`` for a liver one, optional),
   ``tracking_id``, ``location``, ``liver_segment``, ``nodal``, ``typical_hcc``, ``kind``,
   ``cytology_confirmed``;
 * timepoint: ``study_uid``, ``phase``, ``version`` (when > 1), ``signed_at`` (ISO UTC time),

@@ -11,6 +11,15 @@ the gesture in progress. A gesture that fails (a line off the image, a lesion th
 raises a :class:`~readerstation.errors.ReaderstationError` and leaves both the session and the
 store unchanged.
 
+Two workstations of the same reader may have the same read open. Every save names the revision
+of the stored draft it was edited from (:meth:`Repository.save_draft_at
+<readerstation.store.Repository.save_draft_at>`), so the later of two conflicting saves is
+refused instead of silently overwriting the other: the session then raises
+:class:`~readerstation.errors.ConcurrentEditError` ("... reload ..."), reloads the stored draft
+(what the other workstation saved; the viewer redraws it) and keeps the refused edit in
+:attr:`ReadingSession.unsaved`, to redo by hand or re-apply with
+:meth:`ReadingSession.reapply_unsaved`. The refused content is also in the audit trail.
+
 Examples
 --------
 >>> session = ReadingSession(repo, "sample_dicom")              # doctest: +SKIP
@@ -38,8 +47,10 @@ from readerstation.criteria.checks import Finding, check_timepoint_read
 from readerstation.criteria.enums import LesionKind, NewLesionCall, NonTargetStatus
 from readerstation.criteria.organs import normalise_organ
 from readerstation.errors import (
+    ConcurrentEditError,
     MeasurementError,
     ModelError,
+    ReaderstationError,
     ReadingError,
     ReadLockedError,
     SeriesSelectionError,
@@ -258,6 +269,8 @@ class ReadingSession:
         self._series_choices: tuple[SeriesInfo, ...] = ()
         self._volume: Volume | None = None
         self._min_next_lesion = 1
+        self._revision: int | None = None
+        self._unsaved: TimepointRead | None = None
 
     def __repr__(self) -> str:
         what = repr(self._read) if self._read is not None else "no read open"
@@ -278,6 +291,26 @@ class ReadingSession:
     def is_open(self) -> bool:
         """True when a read is open."""
         return self._read is not None
+
+    @property
+    def revision(self) -> int | None:
+        """The store revision of the open read as last loaded or saved (None: not stored yet).
+
+        Every save passes it to :meth:`Repository.save_draft_at
+        <readerstation.store.Repository.save_draft_at>`, so a save based on a draft another
+        workstation changed since is refused, never silently overwriting it.
+        """
+        return self._revision
+
+    @property
+    def unsaved(self) -> TimepointRead | None:
+        """The reader's last edit that the store refused because another workstation saved the
+        same read first (None when there is none).
+
+        Kept until :meth:`reapply_unsaved`, :meth:`discard_unsaved`, :meth:`open` or
+        :meth:`close`; after the refusal :attr:`read` shows what the other workstation stored.
+        """
+        return self._unsaved
 
     @property
     def volume(self) -> Volume:
@@ -376,6 +409,11 @@ class ReadingSession:
     def open(self, subject: str, timepoint: str, *, series_uid: str | None = None) -> TimepointRead:
         """Open a timepoint task: restore its draft (or signed read), or start a new draft.
 
+        Opening saves no edit of the reader's, only the series chosen (and, for a new draft, the
+        lesions carried forward): when another workstation of the same reader creates or saves
+        the draft at that moment, the store refuses this save and the read is opened again as
+        the other workstation stored it.
+
         A new follow-up draft carries forward the lesions of the reader's own signed read of the
         previous timepoint, with their tracking ids, labels and roles (targets ``not_evaluated``
         and non-targets ``not_evaluated`` until the reader measures or assesses them). The series
@@ -389,6 +427,14 @@ class ReadingSession:
         SeriesSelectionError
             The study's images are missing, or no clear arterial series (pass ``series_uid``).
         """
+        try:
+            return self._open(subject, timepoint, series_uid)
+        except ConcurrentEditError:
+            # another workstation of this reader started or changed this draft at the same
+            # moment: open what it stored (nothing the reader entered here is at stake)
+            return self._open(subject, timepoint, series_uid)
+
+    def _open(self, subject: str, timepoint: str, series_uid: str | None) -> TimepointRead:
         tasks = self.repository.list_assigned_timepoints(subject)
         match = [(s, t) for s, t in tasks if t.label == timepoint]
         if not match:
@@ -426,8 +472,10 @@ class ReadingSession:
                     break
         mine = [r for r in summaries if r.timepoint == timepoint]
         latest = max(mine, key=lambda r: r.version) if mine else None
+        revision: int | None = None
         if latest is not None:
-            read = self.repository.get_read(latest.read_id)
+            loaded = self.repository.load_read(latest.read_id)
+            read, revision = loaded.read, loaded.revision
         else:
             carried = _carry_forward(prior) if prior is not None else ()
             call = (
@@ -462,7 +510,8 @@ class ReadingSession:
                 chosen = Timepoint(
                     tp.label, tp.scan_date, tp.study_uid, series.series_uid, series.phase
                 )
-                read = self.repository.save_draft(_with(read, timepoint=chosen))
+                saved = self.repository.save_draft_at(_with(read, timepoint=chosen), revision)
+                read, revision = saved.read, saved.revision
         numbers = [_lesion_number(a.lesion.tracking_id) for a in read.lesions]
         for r in (baseline, prior):
             if r is not None:
@@ -470,6 +519,7 @@ class ReadingSession:
         self._read, self._baseline, self._prior = read, baseline, prior
         self._series, self._series_choices, self._volume = series, choices, volume
         self._min_next_lesion = max(numbers, default=0) + 1
+        self._revision, self._unsaved = revision, None
         return read
 
     @staticmethod
@@ -489,9 +539,86 @@ class ReadingSession:
                     )
 
     def close(self) -> None:
-        """Forget the open read (it is already saved)."""
+        """Forget the open read (it is already saved; an :attr:`unsaved` edit is dropped)."""
         self._read = self._baseline = self._prior = None
         self._series, self._series_choices, self._volume = None, (), None
+        self._revision = self._unsaved = None
+
+    def reload(self) -> TimepointRead:
+        """Re-read the open read from the store: the latest version, as last saved anywhere.
+
+        Called by the session itself when a save or a signature is refused because another
+        workstation changed the read; :attr:`unsaved` is kept. When the stored draft is on
+        another series of the study, that series is loaded.
+
+        Raises
+        ------
+        ReadingError
+            No read is open.
+        SeriesSelectionError
+            The stored draft's series is not in the image folder.
+        """
+        current = self.read
+        code, label = current.subject.code, current.timepoint.label
+        mine = [r for r in self.repository.list_reads(code) if r.timepoint == label]
+        if not mine:  # pragma: no cover - a stored read is never deleted
+            raise ReadingError(
+                f"reload: {code}/{label} has no stored read; open the task again from the worklist."
+            )
+        latest = max(mine, key=lambda r: r.version)
+        loaded = self.repository.load_read(latest.read_id)
+        wanted = loaded.read.timepoint.series_uid
+        if self._series is not None and wanted and wanted != self._series.series_uid:
+            found = [s for s in self._series_choices if s.series_uid == wanted]
+            if not found:
+                raise SeriesSelectionError(
+                    f"reload: {code}/{label} is now read on series {wanted}, which is not in the "
+                    f"image folder {self.images.root}; restore its files and open the task again."
+                )
+            self._series, self._volume = found[0], self.images.load(found[0])
+        self._read, self._revision = loaded.read, loaded.revision
+        return loaded.read
+
+    def reapply_unsaved(self) -> TimepointRead:
+        """Save the refused edit (:attr:`unsaved`) over what the other workstation stored.
+
+        The reader has seen the other workstation's version (:attr:`read`, reloaded after the
+        refusal) and chooses theirs: their lesions replace it, knowingly (the other version stays
+        in the audit trail). Refused again if the draft changed once more meanwhile.
+
+        Raises
+        ------
+        ReadingError
+            Nothing unsaved, or the stored read is now another version of the read.
+        ReadLockedError
+            The read was signed meanwhile: amend it first.
+        ConcurrentEditError
+            Another workstation saved again; the read is reloaded and the edit kept.
+        """
+        pending = self._unsaved
+        if pending is None:
+            raise ReadingError("reapply_unsaved: there is no refused edit to re-apply.")
+        read = self._editable()
+        if (pending.subject.code, pending.timepoint.label, pending.version) != (
+            read.subject.code,
+            read.timepoint.label,
+            read.version,
+        ):
+            raise ReadingError(
+                f"reapply_unsaved: the refused edit is of {pending.subject.code}/"
+                f"{pending.timepoint.label} v{pending.version}, the open read is "
+                f"{read.subject.code}/{read.timepoint.label} v{read.version}; redo the change on "
+                "the open read, or discard_unsaved()."
+            )
+        saved = self._save(
+            _with(pending, timepoint=read.timepoint, read_id=read.read_id, signed_at=None)
+        )
+        self._unsaved = None
+        return saved
+
+    def discard_unsaved(self) -> None:
+        """Forget the refused edit (:attr:`unsaved`); the stored draft stays as it is."""
+        self._unsaved = None
 
     # -- editing ----------------------------------------------------------------------------
 
@@ -505,9 +632,26 @@ class ReadingSession:
         return read
 
     def _save(self, read: TimepointRead) -> TimepointRead:
-        saved = self.repository.save_draft(read)
-        self._read = saved
-        return saved
+        try:
+            saved = self.repository.save_draft_at(read, self._revision)
+        except ConcurrentEditError as exc:
+            self._unsaved = read
+            self._reload_after(exc)
+            raise ConcurrentEditError(
+                f"{exc} This workstation now shows the read as the other session saved it; "
+                "redo your last change on it (it is also kept in the audit trail)."
+            ) from exc
+        self._read, self._revision = saved.read, saved.revision
+        return saved.read
+
+    def _reload_after(self, exc: ConcurrentEditError) -> None:
+        """Adopt what is stored after a refused write (the refusal is raised in any case)."""
+        try:
+            self.reload()
+        except ReaderstationError:
+            # cannot reload now (store or images unavailable): keep the old state; the next
+            # save is refused again and retries the reload
+            pass
 
     def assessment(self, lesion: str | Lesion) -> LesionAssessment:
         """The open read's assessment of a lesion, by label, tracking id or Lesion."""
@@ -896,7 +1040,15 @@ class ReadingSession:
         if rid is None:  # pragma: no cover - save_draft always returns an id
             raise ReadingError("sign: the draft has no id after saving; reopen the read.")
         check: Callable[[TimepointRead], Sequence[str]] = lambda r: self._check(r).blocking  # noqa: E731
-        signed = self.repository.sign_read(rid, password, blockers=check)
+        try:
+            signed = self.repository.sign_read(
+                rid, password, blockers=check, expected_revision=self._revision
+            )
+        except ConcurrentEditError as exc:
+            self._reload_after(exc)
+            raise ConcurrentEditError(
+                f"{exc} This workstation now shows the read as the other session saved it."
+            ) from exc
         self._read = signed
         return signed
 
@@ -908,5 +1060,8 @@ class ReadingSession:
                 f"amend: {read.subject.code}/{read.timepoint.label} is still a draft; edit it "
                 "directly."
             )
-        self._read = self.repository.amend_read(read.read_id)
+        amended = self.repository.amend_read(read.read_id)
+        loaded = self.repository.load_read(amended.read_id) if amended.read_id else None
+        self._read = amended if loaded is None else loaded.read
+        self._revision = None if loaded is None else loaded.revision
         return self._read

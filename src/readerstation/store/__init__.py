@@ -44,6 +44,7 @@ from readerstation.store.engine import (
 )
 from readerstation.store.passwords import PASSWORD_MIN_LENGTH, KdfParams
 from readerstation.store.repository import (
+    ReadRevision,
     ReadSummary,
     Repository,
     UserInfo,
@@ -65,6 +66,7 @@ __all__ = [
     "DiscrepancyInfo",
     "ImportReport",
     "KdfParams",
+    "ReadRevision",
     "ReadSummary",
     "Repository",
     "Store",

@@ -37,12 +37,13 @@ from sqlalchemy.orm import Session
 
 from readerstation.errors import ConcurrentEditError, StoreError
 from readerstation.store.auditkey import AuditKey, AuditKeySource
-from readerstation.store.schema import AuditEvent, AuditHead
+from readerstation.store.schema import AuditEvent, AuditHead, User
 
 __all__ = [
     "ADOPT_ACTION",
     "AUDIT_KEYS_INFO",
     "GENESIS_HASH",
+    "INIT_ACTION",
     "AuditRecord",
     "AuditVerification",
     "adopt_audit_key",
@@ -59,6 +60,9 @@ GENESIS_HASH = "0" * 64
 
 ADOPT_ACTION = "audit.key.adopt"
 """Action of the event that seals an unkeyed (older) chain under the key."""
+
+INIT_ACTION = "store.init"
+"""Action of the event that creates a store's first admin: every store with users has one."""
 
 AUDIT_KEYS_INFO = "readerstation_audit_keys"
 """Key of ``Session.info`` holding the store's :class:`AuditKeySource` (set by ``Store``)."""
@@ -80,6 +84,9 @@ _LOCK_HEAD = (
 )
 _FIRST_ADOPT = select(func.min(_EVENTS.c.seq)).where(
     _EVENTS.c.action == ADOPT_ACTION, _EVENTS.c.outcome == "ok"
+)
+_FIRST_INIT = select(func.min(_EVENTS.c.seq)).where(
+    _EVENTS.c.action == INIT_ACTION, _EVENTS.c.outcome == "ok"
 )
 
 
@@ -547,6 +554,19 @@ def _verify(
         return AuditVerification(
             False, n, n, f"event {n} does not match the chain's head row (altered or replaced)"
         )
+    if not unkeyed_only and session.execute(_FIRST_INIT).scalar() is None:
+        # users are only ever created by audited writes, the first one by store.init: a store
+        # with users and no such event had its trail deleted (and maybe restarted since)
+        n_users = session.execute(select(func.count()).select_from(User)).scalar_one()
+        if n_users:
+            return AuditVerification(
+                False,
+                n,
+                1,
+                f"the store has {n_users} user(s) but its audit trail has no {INIT_ACTION} "
+                "event: the trail was deleted (and restarted); restore the database from a "
+                "backup",
+            )
     return AuditVerification(
         True,
         n,

@@ -14,6 +14,7 @@ get_charter               yes     yes          yes
 set_charter (no reads)                         yes
 assign_balanced,                               yes
 list_assignments
+list_own_assignments      own
 worklist                  own
 import_reads                                   yes
 export_reads_json         own                  all
@@ -430,6 +431,27 @@ class DualReadingMixin:
         """``read`` as this user may see it (no dates for a reader when the charter hides them)."""
         return _without_dates(read) if self._hide_dates(s) else read
 
+    def _require_own_subject(self, s: Session, subject_code: str | None, action: str) -> None:
+        """A reader who names a subject must be assigned to it: otherwise AccessDenied (audited),
+        with the same answer whether the subject exists or not (issue 5: asking for another
+        reader's data is refused, not answered with an empty list)."""
+        if subject_code is None or self.user.role is not UserRole.READER:
+            return
+        found = s.execute(
+            select(Assignment.id)
+            .join(SubjectRow, SubjectRow.id == Assignment.subject_id)
+            .where(SubjectRow.code == subject_code, Assignment.reader_id == self._user_id)
+            .limit(1)
+        ).first()
+        if found is None:
+            self._refuse(
+                action,
+                "subject",
+                subject_code,
+                f"{action}: subject {subject_code!r} is not in your worklist; you can see only "
+                "the subjects assigned to you (ask an admin to assign it).",
+            )
+
     def get_charter(self) -> Charter:
         """The trial's charter (the default :class:`Charter` until an admin sets one; any role)."""
         return self._run(self._charter)
@@ -485,6 +507,26 @@ class DualReadingMixin:
                 .order_by(SubjectRow.code, Assignment.slot)
             )
             return [AssignmentInfo(c, n, slot) for c, n, slot in s.execute(q)]
+
+        return self._run(run)
+
+    def list_own_assignments(self) -> list[AssignmentInfo]:
+        """This reader's own assignments (their slot on each subject), by subject (reader only).
+
+        What a reader exporting their own reads needs for their trial role (``Reader 1`` /
+        ``Reader 2``); the other reader of a subject is never named (the SQL selects only the
+        reader's own rows).
+        """
+
+        def run(s: Session) -> list[AssignmentInfo]:
+            self._require("assign.list_own", UserRole.READER, entity_type="assignment")
+            q = (
+                select(SubjectRow.code, Assignment.slot)
+                .join(SubjectRow, SubjectRow.id == Assignment.subject_id)
+                .where(Assignment.reader_id == self._user_id)
+                .order_by(SubjectRow.code)
+            )
+            return [AssignmentInfo(c, self.user.name, slot) for c, slot in s.execute(q)]
 
         return self._run(run)
 
@@ -559,6 +601,7 @@ class DualReadingMixin:
             self._require(
                 "worklist.list", UserRole.READER, entity_type="subject", entity_id=subject_code
             )
+            self._require_own_subject(s, subject_code, "worklist.list")
             hide = self._hide_dates(s)
             q = (
                 select(SubjectRow.code, TimepointRow)
@@ -748,6 +791,19 @@ class DualReadingMixin:
                     f"reads import: {r.subject.code}/{r.timepoint.label} by {r.reader} is a "
                     "draft; the import takes signed reads only."
                 )
+        # one treatment start per subject, from whichever of its reads carries it (the others
+        # may leave it out); two different ones are refused, never silently dropped
+        starts: dict[str, set[dt.date]] = {}
+        for r in reads:
+            if r.subject.treatment_start is not None:
+                starts.setdefault(r.subject.code, set()).add(r.subject.treatment_start)
+        for code, found in starts.items():
+            if len(found) > 1:
+                raise ModelError(
+                    f"reads import: subject {code} has {len(found)} different treatment starts "
+                    f"in the file ({', '.join(sorted(d.isoformat() for d in found))}); give the "
+                    "same one in every read of the subject, or leave it out."
+                )
 
         def run(s: Session) -> ImportReport:
             self._require("read.import", UserRole.ADMIN, entity_type="read")
@@ -769,7 +825,8 @@ class DualReadingMixin:
                     )
                 subj = subjects.get(code)
                 if subj is None:
-                    subj = self._import_subject(s, r.subject)
+                    start = min(starts[code]) if code in starts else None
+                    subj = self._import_subject(s, Subject(code, start))
                     subjects[code] = subj
                     # what the store holds of this subject, loaded once
                     for t in s.execute(
@@ -858,7 +915,7 @@ class DualReadingMixin:
     ) -> None:
         """The signing checks (RECIST 1.1 and mRECIST lesion sets) of every imported read, each
         follow-up against the same reader's baseline read; CriteriaError lists what fails."""
-        from readerstation.criteria.checks import check_timepoint_read
+        from readerstation.criteria.checks import FindingCode, check_timepoint_read
         from readerstation.errors import CriteriaError
         from readerstation.store.repository import SIGNING_CRITERIA
 
@@ -883,10 +940,17 @@ class DualReadingMixin:
                 if baseline is None:
                     reasons.append(f"{where}: no baseline read ({first.label}) by this reader")
                     continue
+            # typical_hcc not recorded (None): the issue's minimal format has no such key, and
+            # a system that measured a viable diameter judged the target enhancing; an explicit
+            # false still blocks, and the viable-diameter checks still apply
+            unrecorded = {a.lesion.label for a in read.lesions if a.lesion.typical_hcc is None}
             for crit in SIGNING_CRITERIA:
                 for f in check_timepoint_read(read, criteria=crit, baseline=baseline):
+                    if f.code is FindingCode.TARGET_NOT_TYPICAL_HCC and f.lesion in unrecorded:
+                        continue
                     if f.blocking:
-                        lesion = f"{f.lesion} " if f.lesion else ""
+                        said = f.lesion and not f.message.startswith(f"{f.lesion}:")
+                        lesion = f"{f.lesion} " if said else ""
                         reasons.append(f"{where}: {crit.name}: {lesion}{f.message}")
         if reasons:
             more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
@@ -1022,7 +1086,8 @@ class DualReadingMixin:
         a_slot = 1 + secrets.randbelow(2)
         s.add(CaseOrderRow(subject_id=subject_id, a_slot=a_slot))
         s.flush()
-        self._audit(s, "case_order.draw", "subject", subject_id, after={"a_slot": a_slot})
+        code = s.execute(select(SubjectRow.code).where(SubjectRow.id == subject_id)).scalar_one()
+        self._audit(s, "case_order.draw", "subject", code, after={"a_slot": a_slot})
         return a_slot
 
     def _evaluate_subject(

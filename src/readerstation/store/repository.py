@@ -75,7 +75,14 @@ from readerstation.store.schema import (
     utc_now,
 )
 
-__all__ = ["SIGNING_CRITERIA", "ReadSummary", "Repository", "UserInfo", "create_first_admin"]
+__all__ = [
+    "SIGNING_CRITERIA",
+    "ReadRevision",
+    "ReadSummary",
+    "Repository",
+    "UserInfo",
+    "create_first_admin",
+]
 
 _T = TypeVar("_T")
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
@@ -143,17 +150,55 @@ class ReadSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRevision:
+    """A read as stored, with the revision it was loaded or saved at.
+
+    The revision is the optimistic-lock counter of the read's row in the store: 1 when the row
+    is created, one more at every stored change (a draft save that changed something, the
+    signature). It is not the read's :attr:`~readerstation.model.TimepointRead.version` (1, then
+    2... for amendments). A writer passes back the revision it last saw
+    (:meth:`Repository.save_draft_at`, ``expected_revision`` of :meth:`Repository.save_draft` and
+    :meth:`Repository.sign_read`); a write based on an older revision is refused with a
+    "reload" :class:`~readerstation.errors.ConcurrentEditError` instead of overwriting what
+    another workstation saved.
+
+    Attributes
+    ----------
+    read : TimepointRead
+        The read as stored (as this user may see it).
+    revision : int
+        The row's revision (>= 1).
+    """
+
+    read: TimepointRead
+    revision: int
+
+    def __repr__(self) -> str:
+        r = self.read
+        return (
+            f"ReadRevision({r.subject.code}/{r.timepoint.label} v{r.version} "
+            f"read {r.read_id}, revision {self.revision})"
+        )
+
+
 class _Refused(Exception):
     """Internal: a refusal to audit (after the failed transaction is rolled back)."""
 
     def __init__(
-        self, error: ReaderstationError, action: str, entity_type: str, entity_id: object
+        self,
+        error: ReaderstationError,
+        action: str,
+        entity_type: str,
+        entity_id: object,
+        after: str | None = None,
     ) -> None:
         super().__init__(str(error))
         self.error = error
         self.action = action
         self.entity_type = entity_type
         self.entity_id = entity_id
+        self.after = after  # what was refused (a draft's content), kept in the audit trail
 
 
 def _sha256(text: str) -> str:
@@ -216,6 +261,7 @@ def _audit_refusal(store: Store, actor: str | None, refusal: _Refused) -> None:
             entity_id=None if refusal.entity_id is None else str(refusal.entity_id),
             outcome="refused",
             detail=str(refusal.error),
+            after=refusal.after,
         )
 
 
@@ -593,7 +639,9 @@ class Repository(DualReadingMixin):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def save_draft(self, read: TimepointRead) -> TimepointRead:
+    def save_draft(
+        self, read: TimepointRead, *, expected_revision: int | None = None
+    ) -> TimepointRead:
         """Autosave a reader's draft of their own read (one cheap transaction, audited).
 
         The draft of (subject, timepoint, reader) at ``read.version`` is created or replaced.
@@ -603,13 +651,73 @@ class Repository(DualReadingMixin):
         (validated by :class:`~readerstation.model.Timepoint`) are kept. The returned read
         carries what was saved.
 
+        Parameters
+        ----------
+        read : TimepointRead
+            The draft, ``status`` ``draft``.
+        expected_revision : int or None
+            The revision (:class:`ReadRevision`) of the stored draft this one was edited from:
+            the save is refused (:class:`ConcurrentEditError`, audited) when another session
+            saved the draft since. ``None`` replaces whatever is stored (a script that is the
+            only writer); a workstation, where the same reader may have the read open twice,
+            uses :meth:`save_draft_at`, as :class:`~readerstation.reading.ReadingSession` does.
+
         Raises
         ------
         AccessDenied
             Not a reader, another reader's read, or a subject not assigned to this reader.
         ReadLockedError
             That version is signed: amend it (:meth:`amend_read`) to make a new version.
+        ConcurrentEditError
+            ``read.version`` or ``read.read_id`` is not the stored draft's, the draft changed
+            since ``expected_revision``, or another writer changed it during this save: reload
+            the read and apply the change again (the stored draft is unchanged).
         """
+        if expected_revision is None:
+            return self._save_draft(read, None, checked=False).read
+        return self._save_draft(read, expected_revision, checked=True).read
+
+    def save_draft_at(self, read: TimepointRead, revision: int | None) -> ReadRevision:
+        """Save a draft edited from the stored ``revision``: no silent overwrite (audited).
+
+        The optimistic-versioning form of :meth:`save_draft`, for workstations: the save lands
+        only when the stored draft is still at ``revision`` (``None``: nothing is stored yet, this
+        save creates the draft). Otherwise another session of the same reader saved, signed or
+        created the draft first: the save is refused with a :class:`ConcurrentEditError` whose
+        message says to reload, the refusal is audited with the refused content, and the stored
+        draft is left exactly as the other session saved it.
+
+        Parameters
+        ----------
+        read : TimepointRead
+            The draft, ``status`` ``draft``.
+        revision : int or None
+            The :attr:`ReadRevision.revision` the draft was loaded or last saved at (from
+            :meth:`load_read` or a previous :meth:`save_draft_at`); ``None`` for a new draft.
+
+        Returns
+        -------
+        ReadRevision
+            The read as saved and its new revision (unchanged when the content was identical).
+
+        Raises
+        ------
+        ConcurrentEditError
+            The stored draft is not at ``revision``; two sessions creating the same new draft at
+            once: one creates it, the other gets this error. Reload and apply the change again.
+        AccessDenied, ReadLockedError
+            As :meth:`save_draft`.
+        """
+        if revision is not None and (
+            isinstance(revision, bool) or not isinstance(revision, int) or revision < 1
+        ):
+            raise ModelError(
+                f"save_draft_at: expected a revision >= 1 (ReadRevision.revision) or None for a "
+                f"new draft, received {revision!r}."
+            )
+        return self._save_draft(read, revision, checked=True)
+
+    def _save_draft(self, read: TimepointRead, expected: int | None, checked: bool) -> ReadRevision:
         if not isinstance(read, TimepointRead):
             raise ModelError(
                 f"save_draft: expected a TimepointRead, received {type(read).__name__}."
@@ -620,8 +728,23 @@ class Repository(DualReadingMixin):
                 f"save_draft {where}: expected a draft, received a {read.status.value} read; use "
                 "sign_read to sign."
             )
+        if (
+            checked
+            and expected is not None
+            and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 1)
+        ):
+            raise ModelError(
+                f"save_draft {where}: expected_revision must be an integer >= 1 "
+                f"(ReadRevision.revision), received {expected!r}."
+            )
 
-        def run(s: Session) -> TimepointRead:
+        def conflict(entity: object, content: str, message: str) -> NoReturn:
+            # audited with the refused content: the trail keeps what this session could not save
+            raise _Refused(
+                ConcurrentEditError(message), "read.save_draft", "read", entity, after=content
+            )
+
+        def run(s: Session) -> ReadRevision:
             self._require("read.save_draft", UserRole.READER, entity_type="read", entity_id=where)
             if read.reader != self.user.name:
                 self._refuse(
@@ -647,6 +770,13 @@ class Repository(DualReadingMixin):
                         f"save_draft {where}: no read stored yet, so version must be 1, received "
                         f"{read.version}."
                     )
+                if checked and expected is not None:
+                    conflict(
+                        where,
+                        content,
+                        f"save_draft {where}: the draft you edited (revision {expected}) is no "
+                        "longer stored; reload the read and apply your change again.",
+                    )
                 row = ReadRow(
                     subject_id=subj.id,
                     timepoint_id=tp.id,
@@ -659,13 +789,47 @@ class Repository(DualReadingMixin):
                     updated_at=now,
                 )
                 s.add(row)
-                s.flush()
+                try:
+                    s.flush()
+                except IntegrityError as exc:
+                    if "unique" not in str(exc.orig).lower():
+                        raise
+                    # another session of this reader created the same draft at the same moment
+                    # (PostgreSQL: the second INSERT waits for the first, then breaks the
+                    # unique (timepoint, reader, version) constraint)
+                    conflict(
+                        where,
+                        content,
+                        f"save_draft {where}: another session of {self.user.name!r} created this "
+                        "draft at the same moment; your change was not saved: reload the read "
+                        "and apply it again.",
+                    )
                 self._audit(s, "read.save_draft", "read", row.id, after=content)
-                return self._blind(s, _with_id(stored, row.id))
+                return ReadRevision(self._blind(s, _with_id(stored, row.id)), row.version)
+            named = f"{where} (read {row.id})"
+            if checked and expected is None:
+                conflict(
+                    row.id,
+                    content,
+                    f"save_draft {named}: another session of {self.user.name!r} created this "
+                    f"draft first (now revision {row.version}); your change was not saved: "
+                    "reload the read and apply it again.",
+                )
+            if checked and row.version != expected:
+                # before the status: a signature by another session is a conflict to reload
+                conflict(
+                    row.id,
+                    content,
+                    f"save_draft {named}: another session saved or signed this read since you "
+                    f"loaded it (revision {expected}, now {row.version}, {row.status}); your "
+                    "change was not saved: reload the read and apply it again.",
+                )
             if row.read_version != read.version:
-                raise ConcurrentEditError(
-                    f"save_draft {where}: the stored read is version {row.read_version}, the draft "
-                    f"is version {read.version}; reload the read."
+                conflict(
+                    row.id,
+                    content,
+                    f"save_draft {named}: the stored read is version {row.read_version}, the "
+                    f"draft is version {read.version}; reload the read.",
                 )
             if row.status == ReadStatus.SIGNED.value:
                 raise ReadLockedError(
@@ -673,15 +837,18 @@ class Repository(DualReadingMixin):
                     "amend it to make a new version."
                 )
             if read.read_id is not None and read.read_id != row.id:
-                raise ConcurrentEditError(
+                conflict(
+                    row.id,
+                    content,
                     f"save_draft {where}: read id {read.read_id} is not the current draft "
-                    f"({row.id}); reload the read."
+                    f"({row.id}); reload the read.",
                 )
             sha = _sha256(content)
             if sha == row.content_sha256:
-                return self._blind(s, _with_id(stored, row.id))
+                return ReadRevision(self._blind(s, _with_id(stored, row.id)), row.version)
             before = row.content
-            # a Core UPDATE guarded by the row version (cheaper than the ORM flush; autosave)
+            # a Core UPDATE guarded by the row version (cheaper than the ORM flush; autosave);
+            # on PostgreSQL a concurrent UPDATE of the same row waits, then matches no row
             done = s.connection().execute(
                 _UPDATE_DRAFT,
                 {
@@ -694,23 +861,33 @@ class Repository(DualReadingMixin):
                 },
             )
             if done.rowcount != 1:
-                raise ConcurrentEditError(
-                    f"save_draft {where}: the draft was changed by another session since it was "
-                    "loaded; reload the read."
+                conflict(
+                    row.id,
+                    content,
+                    f"save_draft {named}: another session saved this draft while yours was "
+                    "being saved; your change was not saved: reload the read and apply it again.",
                 )
             self._audit(s, "read.save_draft", "read", row.id, before=before, after=content)
-            return self._blind(s, _with_id(stored, row.id))
+            return ReadRevision(self._blind(s, _with_id(stored, row.id)), row.version + 1)
+
+        return self._run(run)
+
+    def load_read(self, read_id: int) -> ReadRevision:
+        """One read version by id with its revision (for :meth:`save_draft_at`).
+
+        A reader gets only their own (else AccessDenied, audited), as :meth:`get_read`.
+        """
+
+        def run(s: Session) -> ReadRevision:
+            row = self._visible_row(s, read_id, "read.get")
+            read = TimepointRead.from_dict(json.loads(row.content), read_id=row.id)
+            return ReadRevision(self._blind(s, read), row.version)
 
         return self._run(run)
 
     def get_read(self, read_id: int) -> TimepointRead:
         """One read version by id: a reader gets only their own (else AccessDenied, audited)."""
-
-        def run(s: Session) -> TimepointRead:
-            row = self._visible_row(s, read_id, "read.get")
-            return self._blind(s, TimepointRead.from_dict(json.loads(row.content), read_id=row.id))
-
-        return self._run(run)
+        return self.load_read(read_id).read
 
     def list_reads(
         self, subject_code: str | None = None, *, latest_only: bool = False
@@ -733,6 +910,7 @@ class Repository(DualReadingMixin):
                 entity_type="read",
                 entity_id=subject_code,
             )
+            self._require_own_subject(s, subject_code, "read.list")
             q = (
                 select(ReadRow, SubjectRow.code, TimepointRow.label, User.name)
                 .join(SubjectRow, SubjectRow.id == ReadRow.subject_id)
@@ -782,6 +960,7 @@ class Repository(DualReadingMixin):
                 entity_type="read",
                 entity_id=subject_code,
             )
+            self._require_own_subject(s, subject_code, "read.export")
             q = (
                 select(ReadRow)
                 .join(SubjectRow, SubjectRow.id == ReadRow.subject_id)
@@ -813,6 +992,7 @@ class Repository(DualReadingMixin):
         password: str,
         *,
         blockers: Callable[[TimepointRead], Sequence[str]] | None = None,
+        expected_revision: int | None = None,
     ) -> TimepointRead:
         """Sign the reader's own draft after re-entering their password; it is then immutable.
 
@@ -833,6 +1013,10 @@ class Repository(DualReadingMixin):
             Extra reasons that forbid signing this read (for example the reading session's
             findings with the series' slice thickness, which the store does not know); any
             reason refuses the signature (audited) and the read stays a draft.
+        expected_revision : int or None
+            The revision (:class:`ReadRevision`) of the draft the reader reviewed: when another
+            session saved it since, the signature is refused (:class:`ConcurrentEditError`,
+            audited), so nobody signs content they have not seen. ``None``: sign what is stored.
 
         Raises
         ------
@@ -844,7 +1028,8 @@ class Repository(DualReadingMixin):
         ReadLockedError
             Already signed.
         ConcurrentEditError
-            The draft changed between the checks and the signature: reload and sign again.
+            The draft is not at ``expected_revision``, or changed between the checks and the
+            signature: reload and sign again.
         """
 
         def refuse(error: ReaderstationError) -> NoReturn:
@@ -856,6 +1041,17 @@ class Repository(DualReadingMixin):
         def load(s: Session) -> tuple[int, str | None, TimepointRead, TimepointRead | None, str]:
             self._require("read.sign", UserRole.READER, entity_type="read", entity_id=read_id)
             row = self._visible_row(s, read_id, "read.sign")
+            if expected_revision is not None and row.version != expected_revision:
+                raise _Refused(
+                    ConcurrentEditError(
+                        f"sign read {read_id}: another session saved or signed this read since you loaded "
+                        f"it (revision {expected_revision}, now {row.version}); nothing was "
+                        "signed: reload the read, check it and sign again."
+                    ),
+                    "read.sign",
+                    "read",
+                    read_id,
+                )
             if row.status == ReadStatus.SIGNED.value:
                 raise ReadLockedError(
                     f"sign read {read_id}: already signed on {row.signed_at}; a signed read never "

@@ -161,6 +161,7 @@ def test_the_whole_flow_as_subprocesses(store_url: str, tmp_path: Path):
         )
     )
     assert summary["n"] == 45 and summary["criteria"]
+    assert summary["subjects_without_accepted_read"] == []
     work = json.loads(ok(rs(*reader, "worklist", "--json", password=READER_PW, cwd=tmp_path)))
     assert {w["scan_date"] for w in work["worklist"]} == {None}
     ok(rs(*reader, "reads", "export", "--out", "mine.json", password=READER_PW, cwd=tmp_path))

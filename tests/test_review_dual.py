@@ -259,6 +259,15 @@ def test_cli_refusal_and_summary_text(store: Store, store_url: str, tmp_path: Pa
     assert main([*db, "--user", "boss", "accepted", "summary", "--criteria", "recist1.1"]) == 0
     out = capsys.readouterr().out
     assert "PFS median not reached" in out and "None" not in out  # 2 events of 5: KM >= 0.6
+    # a subject not yet read twice is left out of the summary, and the summary says so
+    from readerstation.model import Subject
+
+    u["boss"].add_subject(Subject("S-006"))
+    u["boss"].assign("S-006", "rad1")
+    assert main([*db, "--user", "boss", "accepted", "summary", "--criteria", "recist1.1"]) == 0
+    captured = capsys.readouterr()
+    assert "1 assigned subject(s) have no accepted recist1.1 read yet" in captured.err
+    assert "S-006" in captured.err and "n = 5" in captured.out
 
 
 def test_case_order_draw_is_audited_under_the_trial_code(store: Store):

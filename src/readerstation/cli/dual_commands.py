@@ -239,7 +239,20 @@ def _cmd_accepted_summary(args: argparse.Namespace) -> int:
     with _open(args) as store:
         repo, _ = _login(args, store)
         summary = repo.accepted_summary(args.criteria)
+        assigned = {a.subject for a in repo.list_assignments()}
+        accepted = {a.subject for a in repo.accepted_reads(args.criteria)}
     data = summary.to_json()
+    # subjects left out (not yet read twice, or their comparison failed): said, never silent
+    left_out = sorted(assigned - accepted)
+    data["subjects_without_accepted_read"] = left_out
+    if left_out:
+        print(
+            f"readerstation accepted summary: note: {len(left_out)} assigned subject(s) have no "
+            f"accepted {args.criteria} read yet and are not in the summary: "
+            + ", ".join(left_out[:10])
+            + (" ..." if len(left_out) > 10 else ""),
+            file=sys.stderr,
+        )
     if args.json:
         _print_json(data)
         return 0

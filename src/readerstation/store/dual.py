@@ -70,6 +70,7 @@ from readerstation.errors import (
 )
 from readerstation.model.entities import Subject, Timepoint, TimepointRead
 from readerstation.model.enums import LesionRole, ReadStatus, UserRole
+from readerstation.store._queries import latest_signed_row, timepoint_order
 from readerstation.store.schema import (
     AcceptanceRow,
     AdjudicationRow,
@@ -377,10 +378,6 @@ def _without_dates(read: TimepointRead) -> TimepointRead:
     )
 
 
-def _tp_order(tp: TimepointRow) -> tuple[Any, ...]:
-    return (tp.scan_date is None, tp.scan_date or dt.date.min, tp.label)
-
-
 def _letters(a_slot: int) -> dict[int, str]:
     """slot -> letter, given which slot is "A"."""
     return {a_slot: "A", 3 - a_slot: "B"}
@@ -628,7 +625,7 @@ class DualReadingMixin:
             out: list[WorkItem] = []
             for code in sorted(by_subject):
                 prev_signed = True
-                for k, tp in enumerate(sorted(by_subject[code], key=_tp_order)):
+                for k, tp in enumerate(sorted(by_subject[code], key=timepoint_order)):
                     row = latest.get(tp.id)
                     if row is None:
                         status = "todo" if prev_signed else "locked"
@@ -656,25 +653,14 @@ class DualReadingMixin:
     def _previous_timepoint(self, s: Session, subject_id: int, timepoint_id: int) -> TimepointRow:
         tps = sorted(
             s.execute(select(TimepointRow).where(TimepointRow.subject_id == subject_id)).scalars(),
-            key=_tp_order,
+            key=timepoint_order,
         )
         ids = [t.id for t in tps]
         k = ids.index(timepoint_id)
         return tps[k - 1] if k > 0 else tps[k]
 
     def _has_signed(self, s: Session, timepoint_id: int, reader_id: int) -> bool:
-        return (
-            s.execute(
-                select(ReadRow.id)
-                .where(
-                    ReadRow.timepoint_id == timepoint_id,
-                    ReadRow.reader_id == reader_id,
-                    ReadRow.status == ReadStatus.SIGNED.value,
-                )
-                .limit(1)
-            ).first()
-            is not None
-        )
+        return latest_signed_row(s, timepoint_id, reader_id) is not None
 
     def _check_previous_signed(self, s: Session, row: ReadRow, code: str, label: str) -> str:
         """'' when the reader's previous timepoint is signed (or this is the baseline)."""
@@ -696,7 +682,7 @@ class DualReadingMixin:
         where = f"{subj.code}/{tp.label}"
         tps = sorted(
             s.execute(select(TimepointRow).where(TimepointRow.subject_id == subj.id)).scalars(),
-            key=_tp_order,
+            key=timepoint_order,
         )
         k = [t.id for t in tps].index(tp.id)
         if k > 0 and not self._has_signed(s, tps[k - 1].id, self._user_id):
@@ -722,16 +708,7 @@ class DualReadingMixin:
             ).first()
             if signed_follow is None:
                 return
-            base = s.execute(
-                select(ReadRow)
-                .where(
-                    ReadRow.timepoint_id == tp.id,
-                    ReadRow.reader_id == self._user_id,
-                    ReadRow.status == ReadStatus.SIGNED.value,
-                )
-                .order_by(ReadRow.read_version.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            base = latest_signed_row(s, tp.id, self._user_id)
             if base is None:
                 return
             old = TimepointRead.from_dict(json.loads(base.content))
@@ -921,7 +898,7 @@ class DualReadingMixin:
 
         firsts: dict[int, TimepointRow] = {}
         for (sid, _), tp in tps.items():
-            if sid not in firsts or _tp_order(tp) < _tp_order(firsts[sid]):
+            if sid not in firsts or timepoint_order(tp) < timepoint_order(firsts[sid]):
                 firsts[sid] = tp
         baselines: dict[tuple[int, int], TimepointRead | None] = {}
         reasons: list[str] = []
@@ -1053,7 +1030,7 @@ class DualReadingMixin:
             return None
         tps = sorted(
             s.execute(select(TimepointRow).where(TimepointRow.subject_id == subject_id)).scalars(),
-            key=_tp_order,
+            key=timepoint_order,
         )
         if not tps:
             return None

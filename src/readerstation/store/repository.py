@@ -54,6 +54,7 @@ from readerstation.errors import (
 )
 from readerstation.model.entities import Subject, Timepoint, TimepointRead, _code
 from readerstation.model.enums import ReadStatus, UserRole
+from readerstation.store._queries import latest_signed_row, timepoint_order
 from readerstation.store.audit import (
     AuditRecord,
     AuditVerification,
@@ -1062,22 +1063,11 @@ class Repository(DualReadingMixin):
             tps = s.execute(
                 select(TimepointRow).where(TimepointRow.subject_id == row.subject_id)
             ).scalars()
-            first = min(
-                tps, key=lambda t: (t.scan_date is None, t.scan_date or dt.date.min, t.label)
-            )
+            first = min(tps, key=timepoint_order)
             baseline = None
             missing = ""
             if first.id != row.timepoint_id:
-                base_row = s.execute(
-                    select(ReadRow)
-                    .where(
-                        ReadRow.timepoint_id == first.id,
-                        ReadRow.reader_id == row.reader_id,
-                        ReadRow.status == ReadStatus.SIGNED.value,
-                    )
-                    .order_by(ReadRow.read_version.desc())
-                    .limit(1)
-                ).scalar_one_or_none()
+                base_row = latest_signed_row(s, first.id, row.reader_id)
                 if base_row is None:
                     missing = (
                         f"{draft.subject.code}/{draft.timepoint.label} is a follow-up and your "

@@ -55,7 +55,7 @@ import datetime as dt
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from sqlalchemy import func, select
@@ -364,17 +364,10 @@ def _selection(read: TimepointRead) -> list[tuple[str, str]]:
 
 
 def _without_dates(read: TimepointRead) -> TimepointRead:
-    tp = read.timepoint
-    return TimepointRead(
-        Subject(read.subject.code, None),
-        Timepoint(tp.label, None, tp.study_uid, tp.series_uid, tp.phase),
-        read.reader,
-        read.lesions,
-        read.new_lesion_call,
-        read.status,
-        read.version,
-        read.signed_at,
-        read.read_id,
+    return replace(
+        read,
+        subject=replace(read.subject, treatment_start=None),
+        timepoint=replace(read.timepoint, scan_date=None),
     )
 
 

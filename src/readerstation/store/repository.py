@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, func, select
@@ -1330,33 +1330,17 @@ class Repository(DualReadingMixin):
 
 def _with_stored_context(read: TimepointRead, subj: SubjectRow, tp: TimepointRow) -> TimepointRead:
     """``read`` with the stored subject and timepoint; the reader's series and phase kept."""
-    return TimepointRead(
-        Subject(subj.code, subj.treatment_start),
-        Timepoint(
-            tp.label, tp.scan_date, tp.study_uid, read.timepoint.series_uid, read.timepoint.phase
+    return replace(
+        read,
+        subject=Subject(subj.code, subj.treatment_start),
+        timepoint=replace(
+            read.timepoint, label=tp.label, scan_date=tp.scan_date, study_uid=tp.study_uid
         ),
-        read.reader,
-        read.lesions,
-        read.new_lesion_call,
-        read.status,
-        read.version,
-        read.signed_at,
-        read.read_id,
     )
 
 
 def _with_id(read: TimepointRead, read_id: int) -> TimepointRead:
-    return TimepointRead(
-        read.subject,
-        read.timepoint,
-        read.reader,
-        read.lesions,
-        read.new_lesion_call,
-        read.status,
-        read.version,
-        read.signed_at,
-        read_id,
-    )
+    return replace(read, read_id=read_id)
 
 
 def _iso(d: dt.date | None) -> str | None:

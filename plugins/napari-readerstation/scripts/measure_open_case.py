@@ -11,12 +11,20 @@ on) and a baseline (grid off) rebuilds napari's view boxes and recompiles their 
 draw: that, not the layers, is most of the freeze when the grid toggles. A 10 ms QTimer ticks only while the GUI thread's event loop runs: the longest gap between
 ticks from the click to the case shown is the freeze the reader feels. The first open pays
 napari's one-time costs (shaders, first layers); the later ones are what a reading day sees.
+
+Two counts per open explain the freeze and, unlike the times, do not depend on the machine's
+load: ``programs``, the vispy shader programs (re)built at the next draws (each visible napari
+Shapes layer has four, an image one; they are rebuilt whenever a layer moves to another view,
+i.e. when the grid toggles), and ``scene``, napari's scene-graph rebuilds (one per layer
+visibility change, grid change or reorder). The last line gives the medians of the later opens.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +38,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from take_screenshots import _sign_sample_baseline, _wait
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+def _count_calls(counts: collections.Counter[str]) -> None:
+    """Count vispy shader program builds and napari scene-graph rebuilds in ``counts``
+    (instrumentation of this script only; wraps the two methods of the installed versions)."""
+    from napari._vispy import canvas as vispy_canvas
+    from vispy.visuals.shaders import program
+
+    build = program.ModularProgram._build
+    update = vispy_canvas.VispyCanvas._update_scenegraph
+
+    def counted_build(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counts["programs"] += 1
+        return build(self, *args, **kwargs)
+
+    def counted_update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counts["scene"] += 1
+        return update(self, *args, **kwargs)
+
+    program.ModularProgram._build = counted_build
+    vispy_canvas.VispyCanvas._update_scenegraph = counted_update
 
 
 def main() -> None:
@@ -48,6 +77,9 @@ def main() -> None:
     from readerstation.reading import DEMO_PASSWORD
     from readerstation.store import open_store
 
+    counts: collections.Counter[str] = collections.Counter()
+    _count_calls(counts)  # before the viewer: its canvas connects the methods it has then
+    rows: list[tuple[str, float, int, int]] = []
     with tempfile.TemporaryDirectory(prefix="readerstation-open-") as tmp:
         db = Path(tmp) / "open.sqlite"
         viewer = napari.Viewer(title="readerstation", show=True)
@@ -62,10 +94,11 @@ def main() -> None:
         timer.setInterval(10)
         timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
         timer.start()
-        print("open       worker_s  gui_s   longest_gui_gap_s")
+        print("open       worker_s  gui_s   longest_gui_gap_s  programs  scene")
         sequence = args.sequence.split(",") if args.sequence else ["TP1", "TP0"] * args.repeat
         for timepoint in sequence:
             ticks.clear()
+            counts.clear()
             t0 = time.perf_counter()
             widget.open_task("HCC-001", timepoint)
             _wait(app, lambda: not widget.busy)
@@ -74,9 +107,23 @@ def main() -> None:
             inside = [t0, *(t for t in ticks if t <= t1 + 0.05), t1]
             gap = max(b - a for a, b in itertools.pairwise(inside))
             worker_s, gui_s = widget.last_open_seconds or (float("nan"), float("nan"))
-            print(f"{timepoint:<10} {worker_s:8.3f}  {gui_s:6.3f}  {gap:8.3f}")
+            programs, scene = counts["programs"], counts["scene"]
+            print(
+                f"{timepoint:<10} {worker_s:8.3f}  {gui_s:6.3f}  {gap:8.3f}"
+                f"           {programs:4d}  {scene:4d}"
+            )
+            rows.append((timepoint, gap, programs, scene))
         timer.stop()
         viewer.close()
+    for timepoint in dict.fromkeys(t for t, *_ in rows):
+        later = [r for r in rows[1:] if r[0] == timepoint]  # the first open pays one-time costs
+        if later:
+            print(
+                f"median of later {timepoint} opens: longest gap "
+                f"{statistics.median(r[1] for r in later):.3f} s, "
+                f"{statistics.median(r[2] for r in later):.0f} programs, "
+                f"{statistics.median(r[3] for r in later):.0f} scene rebuilds"
+            )
 
 
 if __name__ == "__main__":

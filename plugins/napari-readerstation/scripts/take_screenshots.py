@@ -3,7 +3,8 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python \\
         plugins/napari-readerstation/scripts/take_screenshots.py [--sample sample_dicom]
 
-Writes ``reading_dock.png`` (the sample trial, proposed arterial series, liver window), when
+Writes ``reading_dock.png`` (the sample trial, proposed arterial series, liver window),
+``make_run.png`` (the launcher's layout after reader1's login: Measure tab in front), when
 ../shared/testdata is present ``sagittal_mr.png`` and ``gantry_tilt_ct.png`` to check that
 non-axial and tilted stacks are shown the right way up, and ``drop_loading.png`` /
 ``drop_loaded.png``: a sample timepoint folder dropped on napari (reader path), while its slices
@@ -50,7 +51,45 @@ def _shoot(folder: Path, out: Path, size: tuple[int, int], db: Path) -> None:
     ok = _wait(app, lambda: widget.controller.current is not None and not widget._workers)
     if not ok:
         print(f"{folder}: not loaded ({widget.status.text()})")
+    _raise_dock(widget)  # the launcher puts the Measure tab in front
+    widget.show_details(True)  # the series' DICOM details, folded by default
     _wait(app, lambda: False, 0.8)  # let the canvas draw
+    viewer.screenshot(str(out), canvas_only=False)
+    print(f"wrote {out}")
+    viewer.close()
+
+
+def _raise_dock(widget) -> None:
+    """Bring the dock tab holding ``widget`` to the front."""
+    from qtpy.QtWidgets import QDockWidget
+
+    while widget is not None and not isinstance(widget, QDockWidget):
+        widget = widget.parentWidget()
+    if widget is not None:
+        widget.raise_()
+
+
+def _shoot_make_run(sample: Path, out: Path, size: tuple[int, int], db: Path) -> None:
+    """``make_run.png``: the ``make run`` layout (the launcher's docks, window filling a
+    ``size`` screen) once reader1 has logged in: the Measure tab in front, the first timepoint
+    to read selected in the worklist."""
+    import napari
+    from napari_readerstation._measure_widget import MeasureWidget
+    from napari_readerstation.launch import launch
+    from qtpy.QtWidgets import QApplication
+
+    from readerstation.reading import DEMO_PASSWORD
+
+    viewer = napari.Viewer(title="readerstation", show=True)
+    viewer.window._qt_window.resize(*size)
+    app = QApplication.instance()
+    reading = launch(viewer, sample, db)
+    measure = next(w for w in QApplication.allWidgets() if isinstance(w, MeasureWidget))
+    _wait(app, lambda: reading.controller.current is not None and not reading._workers)
+    measure.password_edit.setText(DEMO_PASSWORD)
+    measure.login_button.click()  # clears the password field
+    _wait(app, lambda: False, 0.8)
+    assert not measure.password_edit.text(), "a password would show in the screenshot"
     viewer.screenshot(str(out), canvas_only=False)
     print(f"wrote {out}")
     viewer.close()
@@ -208,6 +247,7 @@ def _main(args: argparse.Namespace, size: tuple[int, int], tmp: Path) -> None:
     if args.only == "drop":
         return
     _shoot(args.sample, args.out / "reading_dock.png", size, tmp / "reading.sqlite")
+    _shoot_make_run(args.sample, args.out / "make_run.png", size, tmp / "make_run.sqlite")
     _shoot_measure(args.sample, args.out, size, tmp / "measure.sqlite")
     _shoot_dual(args.sample, args.out, size, tmp / "dual.sqlite")
     for name, file in (

@@ -158,6 +158,12 @@ def test_packet_is_blinded_drawn_in_two_colours_and_adjudicated(dual, qtbot) -> 
     qtbot.waitUntil(lambda: not widget.busy, timeout=WAIT_MS)
     assert widget.binding.shown == ("HCC-003", "TP2")
 
+    # nothing is preselected (a default read would nudge the adjudicator): Sign asks to choose
+    panel = widget.panels["recist1.1"]
+    assert panel.endorse_combo.currentText() == "" and panel.reason_combo.currentData() is None
+    assert panel.reason_combo.itemText(0) == "lesion selection"  # words, not stored codes
+    widget._on_sign_clicked("recist1.1")
+    assert "choose the read to endorse (A or B) and a reason" in widget.message_label.text()
     # endorse A with a reason and a note; the wrong password first
     assert not widget.adjudicate("recist1.1", "A", "new_lesion_call", "NL seen", "wrong pw")
     assert "wrong password" in widget.message_label.text()

@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QBrush, QColor, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -137,10 +137,16 @@ class _CriteriaPanel(QWidget):
         v.addWidget(self.causes_label)
 
         form = QFormLayout()
+        # no default: a preselected read would nudge the adjudicator; both must be chosen
         self.endorse_combo = QComboBox()
         self.endorse_combo.addItems(["A", "B"])
+        self.endorse_combo.setPlaceholderText("choose A or B")
+        self.endorse_combo.setCurrentIndex(-1)
         self.reason_combo = QComboBox()
-        self.reason_combo.addItems([r.value for r in AdjudicationReason])
+        for r in AdjudicationReason:
+            self.reason_combo.addItem(r.value.replace("_", " "), r.value)
+        self.reason_combo.setPlaceholderText("choose a reason")
+        self.reason_combo.setCurrentIndex(-1)
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("why (free text, optional)")
         self.sign_button = QPushButton(f"Sign {_CRITERIA_NAMES.get(criteria, criteria)}...")
@@ -203,6 +209,8 @@ class _CriteriaPanel(QWidget):
         self.status_label.setText(text)
         for w in (self.endorse_combo, self.reason_combo, self.note_edit, self.sign_button):
             w.setEnabled(open_)
+        self.endorse_combo.setCurrentIndex(-1)
+        self.reason_combo.setCurrentIndex(-1)
 
 
 class AdjudicationWidget(QWidget):
@@ -256,6 +264,7 @@ class AdjudicationWidget(QWidget):
         inner = QWidget()
         scroll.setWidget(inner)
         outer.addWidget(scroll)
+        self._scroll = scroll
         self.setMinimumWidth(500)
         layout = QVBoxLayout(inner)
         box = QGroupBox("Adjudicator")
@@ -393,9 +402,27 @@ class AdjudicationWidget(QWidget):
             n_open = sum(1 for d in self.discrepancies if d.status == "open")
             self.say(f"logged in as {name}; {n_open} open discrepancies")
             self.discrepancy_table.setFocus()
+            self.select_next_discrepancy()
             return True
 
         return bool(self._guard(run))
+
+    def select_next_discrepancy(self) -> DiscrepancyInfo | None:
+        """Select the first open discrepancy in the list (Enter opens its packet); None when
+        none is open."""
+        for row, d in enumerate(self.discrepancies):
+            if d.status == "open":
+                self.discrepancy_table.setCurrentCell(row, 0)
+                return d
+        return None
+
+    def scroll_to_packet(self) -> None:
+        """Scroll the dock so that the packet box starts at its top: the lesions, both
+        timelines and the decision (endorse, reason, Sign) in view rather than below the
+        discrepancy list."""
+        bar = self._scroll.verticalScrollBar()
+        if bar is not None:
+            bar.setValue(min(self.packet_box.y(), bar.maximum()))
 
     def refresh_discrepancies(self) -> list[DiscrepancyInfo]:
         """Re-read the discrepancies from the store (open first) and redraw the list."""
@@ -437,6 +464,8 @@ class AdjudicationWidget(QWidget):
             self.say(f"packet {subject} opened: Read A and Read B, blinded")
             if first is not None:
                 self.show_timepoint(first)
+            self.scroll_to_packet()
+            QTimer.singleShot(0, self.scroll_to_packet)  # again once the packet is laid out
             return True
 
         return bool(self._guard(run))
@@ -586,6 +615,14 @@ class AdjudicationWidget(QWidget):
 
     def _on_sign_clicked(self, criteria: str) -> None:
         panel = self.panels[criteria]
+        endorse, reason = panel.endorse_combo.currentText(), panel.reason_combo.currentData()
+        if not endorse or not reason:
+            self.say(
+                f"{_CRITERIA_NAMES.get(criteria, criteria)}: choose the read to endorse (A or B) "
+                "and a reason before signing.",
+                error=True,
+            )
+            return
         password, ok = QInputDialog.getText(
             self,
             "Sign the adjudication",
@@ -594,13 +631,7 @@ class AdjudicationWidget(QWidget):
             QLineEdit.EchoMode.Password,
         )
         if ok:
-            self.adjudicate(
-                criteria,
-                panel.endorse_combo.currentText(),
-                panel.reason_combo.currentText(),
-                panel.note_edit.text(),
-                password,
-            )
+            self.adjudicate(criteria, endorse, reason, panel.note_edit.text(), password)
 
     def adjudicate(
         self, criteria: str, endorse: str, reason: str, note: str, password: str
@@ -617,6 +648,7 @@ class AdjudicationWidget(QWidget):
             self.packet = repo.adjudication_packet(subject)
             self._show_packet(criteria)
             self.refresh_discrepancies()
+            self.select_next_discrepancy()
             self.say(
                 f"{subject} {_CRITERIA_NAMES.get(criteria, criteria)}: read {info.endorsed} "
                 f"endorsed ({info.reason}) and signed; it is now the accepted read"

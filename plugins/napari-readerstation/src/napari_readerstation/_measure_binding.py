@@ -149,6 +149,7 @@ class MeasureBinding:
         self._suspended = False
         self._hidden_prior: tuple[Any, dict[LineKind, Any]] | None = None
         self._removing: dict[LineKind, tuple[int, ...]] = {}
+        viewer.layers.selection.events.active.connect(self._on_active_layer)
 
     # ------------------------------------------------------------------ showing
     def show_read(self, prior_volume: Volume | None = None) -> None:
@@ -206,6 +207,8 @@ class MeasureBinding:
             )
             layer.events.data.connect(lambda event, k=kind: self._on_data(k, event))
             self.layers[kind] = layer
+        self.redraw()  # before the layout changes: empty line layers are hidden first
+        self._keep_own_layers_in_front()
         grid = _grid(self.viewer)
         if self.prior_layers:
             grid.stride = 1 + len(LineKind)
@@ -220,12 +223,40 @@ class MeasureBinding:
         self.fit_view()
         if self.prior_layers:
             self.viewer.canvas.events.size.connect(self._on_canvas_resized)
-        self.redraw()
+        # the current image is the active layer (napari makes the last layer added active,
+        # often a prior's): its contrast controls show; F2-F4 make a line layer active
+        self.viewer.layers.selection.active = self.image_layer
         first = next((a for a in session.read.lesions if a.measurement is not None), None)
         if first is not None:
             self.jump_to(first.lesion.label)
         else:
             self.viewer.dims.set_point(0, self.view.middle_slice_world())
+
+    def own_layers(self) -> list[Any]:
+        """The layers showing the case, in grid order: the prior's cell (image, then its line
+        layers), then the current one (image, long, short, viable)."""
+        layers = [self.prior_image_layer, *self.prior_layers.values()]
+        layers += [self.image_layer, *self.layers.values()]
+        return [layer for layer in layers if layer is not None]
+
+    def _keep_own_layers_in_front(self) -> None:
+        """Hide every other visible layer (the Reading dock's series, a dropped folder) and, with
+        a prior, put the case's layers first in the layer list in grid order.
+
+        napari's grid fills its cells by layer index, ``stride`` layers each: another visible
+        layer among ours shifts the cells (the current lines land in a third cell, drawn over
+        the prior), and one beside ours covers the image in one view. A hidden layer takes no
+        cell; the reader can show it again in the layer list.
+        """
+        ours = self.own_layers()
+        for layer in list(self.viewer.layers):
+            if layer.visible and layer not in ours:  # the hidden prior's layers are hidden
+                layer.visible = False
+        if not self.prior_layers:
+            return
+        indices = [self.viewer.layers.index(layer) for layer in ours]
+        if indices != list(range(len(ours))):
+            self.viewer.layers.move_multiple(indices, 0)
 
     def _place_image(self, layer: Any | None, data: Any, kwargs: dict[str, Any]) -> Any:
         """A new image layer, or ``layer`` given new voxels, placement, window and name."""
@@ -258,18 +289,21 @@ class MeasureBinding:
         if self.prior_image_layer is None:
             return
         self._hidden_prior = (self.prior_image_layer, dict(self.prior_layers))
+        # the grid off first, then hide, then drop the data: a hidden layer is neither re-sliced
+        # nor drawn, so emptying it costs nothing on screen (emptying first re-slices and
+        # redraws each layer in a grid that is about to go)
+        _grid(self.viewer).enabled = False
+        image = self.prior_image_layer
+        for layer in (image, *self.prior_layers.values()):
+            layer.visible = False
         self._syncing = True
         try:
             for layer in self.prior_layers.values():
                 layer.data = []
-                layer.visible = False
         finally:
             self._syncing = False
-        image = self.prior_image_layer
-        with _refresh_once(image):
-            image.data = np.zeros((1, 1, 1), dtype=np.int16)
-            image.name = "prior (none)"
-            image.visible = False
+        image.data = np.zeros((1, 1, 1), dtype=np.int16)
+        image.name = "prior (none)"
         self.prior_image_layer, self.prior_layers = None, {}
 
     def _show_prior(self, volume: Volume) -> None:
@@ -288,9 +322,8 @@ class MeasureBinding:
         if self.prior_image_layer is None and self._hidden_prior is not None:
             hidden_image, hidden_lines = self._hidden_prior
             if hidden_image in self.viewer.layers:
+                # the line layers stay hidden until drawn: _draw_prior shows those with lines
                 self.prior_image_layer, self.prior_layers = hidden_image, hidden_lines
-                for layer in hidden_lines.values():
-                    layer.visible = True
         self._hidden_prior = None
         existing = self.prior_image_layer
         self.prior_image_layer = self._place_image(existing, data, kwargs)
@@ -344,6 +377,10 @@ class MeasureBinding:
                             edge_width=LINE_WIDTHS[kind],
                         )
                     _label_lines(layer, lines, kind)
+                # a line layer with nothing to show stays hidden: napari builds four shader
+                # programs for every visible Shapes layer, empty or not, on each layout change
+                if layer.visible != bool(lines):
+                    layer.visible = bool(lines)
         finally:
             self._syncing = False
 
@@ -381,6 +418,7 @@ class MeasureBinding:
         self.image_layer, self.layers, self.view = None, {}, None
         self.prior_image_layer, self.prior_layers, self.prior_view = None, {}, None
         self.viewer.canvas.events.size.disconnect(self._on_canvas_resized)
+        self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
         _grid(self.viewer).enabled = False
 
     def _on_canvas_resized(self) -> None:
@@ -409,8 +447,22 @@ class MeasureBinding:
                             shapes, edge_color=LINE_COLOURS[kind], edge_width=LINE_WIDTHS[kind]
                         )
                     _label_lines(layer, lines, kind)
+                # an empty line layer is hidden unless it is the one being drawn on: napari
+                # builds four shader programs for each visible Shapes layer, empty or not, and
+                # rebuilds them whenever the layout (grid on / off) changes
+                shown = bool(lines) or layer is self.viewer.layers.selection.active
+                if layer.visible != shown:
+                    layer.visible = shown
         finally:
             self._syncing = False
+
+    def _on_active_layer(self, event: Any = None) -> None:
+        """A line layer of the current read made active (F2-F4, a click in the layer list) is
+        shown, so that what is drawn on it is seen."""
+        active = self.viewer.layers.selection.active
+        if active is not None and not active.visible:
+            if any(active is layer for layer in self.layers.values()):
+                active.visible = True
 
     def jump_to(self, lesion: str) -> float | None:
         """Show the slice of a lesion's first line (at a follow-up without a line yet: the

@@ -24,12 +24,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 from qtpy.QtCore import QEvent, QObject, Qt
-from qtpy.QtGui import QColor, QKeyEvent, QKeySequence
+from qtpy.QtGui import QColor, QFontMetrics, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -38,6 +39,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QShortcut,
     QTableWidget,
     QTableWidgetItem,
@@ -53,11 +55,25 @@ from napari_readerstation._windows import (
 )
 from readerstation.errors import ReaderstationError, ReadingError
 from readerstation.geometry import Volume
-from readerstation.model import LesionRole, LiverSegment, MeasurementState, TimepointRead
+from readerstation.model import (
+    LesionRole,
+    LiverSegment,
+    MeasurementState,
+    NewLesionCall,
+    NonTargetStatus,
+    TimepointRead,
+)
 from readerstation.reading import DicomFolderSource, LineKind, ReadingSession
 from readerstation.store import KdfParams, Repository, Store, WorkItem
 
-__all__ = ["LESION_COLUMNS", "SHORTCUTS", "WORKLIST_COLUMNS", "WORK_STATUS_TEXT", "MeasureWidget"]
+__all__ = [
+    "LESION_COLUMNS",
+    "SHORTCUTS",
+    "WORKLIST_COLUMNS",
+    "WORK_STATUS_TEXT",
+    "MeasureWidget",
+    "to_words",
+]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -67,9 +83,18 @@ WORKLIST_COLUMNS = ("Subject", "Timepoint", "Scan date", "Status")
 WORK_STATUS_TEXT = {"locked": "locked", "todo": "to do", "draft": "draft", "signed": "signed"}
 LESION_COLUMNS = ("Label", "Role", "Organ", "Long mm", "Short mm", "Viable mm", "State")
 _ERROR_STYLE = "color: #ff6b6b;"
+#: Rows the worklist and the lesion table always show (a subject's timepoints, its lesions).
+WORKLIST_MIN_ROWS = 5
+LESION_MIN_ROWS = 5
+#: Lines of the criteria findings and of the message line shown before they scroll: a long
+#: text (four blocking findings, a refused signature) must not grow the dock past the screen.
+FINDINGS_LINES = 5
+MESSAGE_LINES = 3
 
 _PLACE = {"left": "on the left", "right": "on the right", "above": "above", "below": "below"}
 _KIND_KEYS = {LineKind.LONG: "F2", LineKind.SHORT: "F3", LineKind.VIABLE: "F4"}
+#: The usual label prefix of each lesion role (target T1, non-target NT1, new N1).
+_LABEL_PREFIX = {"target": "T", "non_target": "NT", "new": "N"}
 
 #: Keyboard shortcuts of the Measure dock (Qt notation) -> what they do. The window presets
 #: (Alt+1..4, from ``_windows.STANDARD_WINDOWS``) are added when the dock owns them.
@@ -103,6 +128,35 @@ def _style_table(table: QTableWidget, mode: QHeaderView.ResizeMode) -> None:
 
 def _mm(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+def to_words(value: str) -> str:
+    """ "non-target", "not evaluated", "unequivocal progression": a store word as a radiologist
+    writes it (the tables and choices show these; the store keeps its own words)."""
+    return {"non_target": "non-target"}.get(value, value.replace("_", " "))
+
+
+def _scrolling(label: QLabel, lines: int, min_lines: int = 1) -> QScrollArea:
+    """``label`` in a frameless scroll area ``min_lines`` to ``lines`` lines tall (more
+    scrolls)."""
+    area = QScrollArea()
+    area.setWidget(label)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    line = QFontMetrics(label.font()).lineSpacing()
+    area.setMinimumHeight(line * min_lines + 4)
+    area.setMaximumHeight(line * lines + 4)
+    return area
+
+
+def _table_height(table: QTableWidget, rows: int) -> int:
+    """Pixels for a table's header and ``rows`` rows."""
+    header = table.horizontalHeader()
+    row = table.verticalHeader()
+    header_px = header.sizeHint().height() if header is not None else 24
+    row_px = row.defaultSectionSize() if row is not None else 24
+    return header_px + rows * row_px + 2 * table.frameWidth()
 
 
 class EnterKeyFilter(QObject):
@@ -214,6 +268,7 @@ class MeasureWidget(QWidget):
         )
         self.worklist_table.installEventFilter(self._enter_filter)
         self.worklist_table.setToolTip("arrow keys to choose, Enter to open (Alt+W: focus here)")
+        self.worklist_table.setMinimumHeight(_table_height(self.worklist_table, WORKLIST_MIN_ROWS))
         v.addWidget(self.worklist_table)
         v.addWidget(self.open_button)
         self.busy_bar = QProgressBar()
@@ -234,14 +289,21 @@ class MeasureWidget(QWidget):
         self.lesion_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.lesion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         _style_table(self.lesion_table, QHeaderView.ResizeMode.ResizeToContents)
+        lesion_header = self.lesion_table.horizontalHeader()
+        if lesion_header is not None:  # the State column takes the rest; long words elide
+            lesion_header.setStretchLastSection(True)
+        self.lesion_table.setMinimumHeight(_table_height(self.lesion_table, LESION_MIN_ROWS))
         self.lesion_table.itemSelectionChanged.connect(self._on_lesion_selected)
         v.addWidget(self.lesion_table)
 
         row = QHBoxLayout()
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText("T1")
+        self.label_edit.setToolTip("the new lesion's label (the next free one is proposed)")
         self.role_combo = QComboBox()
-        self.role_combo.addItems([r.value for r in LesionRole])
+        for role in LesionRole:
+            self.role_combo.addItem(to_words(role.value), role.value)
+        self.role_combo.currentIndexChanged.connect(lambda _i: self._propose_label())
         self.organ_edit = QLineEdit("liver")
         self.segment_combo = QComboBox()
         self.segment_combo.addItems(["", *[s.value for s in LiverSegment]])
@@ -270,11 +332,15 @@ class MeasureWidget(QWidget):
             self.kind_buttons[kind] = b
             row.addWidget(b)
         self.state_combo = QComboBox()
-        self.state_combo.addItems(
-            [s.value for s in MeasurementState if s is not MeasurementState.MEASURED]
+        self.state_combo.setToolTip(
+            "a target's state when it cannot be measured, or a non-target's status (the "
+            "choices follow the selected lesion)"
         )
+        self._fill_state_choices(None)
         self.state_button = QPushButton("Set state")
-        self.state_button.clicked.connect(lambda: self.set_state(self.state_combo.currentText()))
+        self.state_button.clicked.connect(
+            lambda: self.set_state(str(self.state_combo.currentData()))
+        )
         row.addWidget(self.state_combo)
         row.addWidget(self.state_button)
         v.addLayout(row)
@@ -323,7 +389,18 @@ class MeasureWidget(QWidget):
         self.findings_label = QLabel("")
         self.findings_label.setWordWrap(True)
         self.findings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        v.addWidget(self.findings_label)
+        v.addWidget(_scrolling(self.findings_label, FINDINGS_LINES, min_lines=3))
+        row = QHBoxLayout()
+        row.addWidget(QLabel("New lesions:"))
+        self.new_lesions_combo = QComboBox()
+        for call in NewLesionCall:
+            self.new_lesions_combo.addItem(to_words(call.value), call.value)
+        self.new_lesions_combo.setToolTip("the new-lesion call of this timepoint")
+        self.new_lesions_combo.activated.connect(
+            lambda i: self.set_new_lesions(str(self.new_lesions_combo.itemData(i)))
+        )
+        row.addWidget(self.new_lesions_combo, 1)
+        v.addLayout(row)
         self.sign_button = QPushButton("Sign...")
         self.sign_button.clicked.connect(self._on_sign_clicked)
         v.addWidget(self.sign_button)
@@ -332,7 +409,7 @@ class MeasureWidget(QWidget):
         self.message_label = QLabel("")
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.message_label)
+        layout.addWidget(_scrolling(self.message_label, MESSAGE_LINES))
         layout.addStretch(1)
 
     # ------------------------------------------------------------------ helpers
@@ -379,7 +456,20 @@ class MeasureWidget(QWidget):
             self.worklist_table.setFocus()
             return True
 
-        return bool(self._guard(run))
+        ok = bool(self._guard(run))
+        if ok:
+            self.select_next_task()
+        return ok
+
+    def select_next_task(self) -> WorkItem | None:
+        """Select (and focus) the first worklist timepoint still to read, so that Enter opens
+        it; None when everything is signed (or locked)."""
+        for row, task in enumerate(self._tasks):
+            if task.status in ("draft", "todo"):
+                self.worklist_table.setCurrentCell(row, 0)
+                self.worklist_table.setFocus()
+                return task
+        return None
 
     def _open_row(self, row: int) -> None:
         if 0 <= row < len(self._tasks):
@@ -482,6 +572,7 @@ class MeasureWidget(QWidget):
                 raise ReadingError("log in first (user name and password above).")
             self.binding.show_read(prior_volume)
             self.refresh_worklist()
+            self._propose_label()
             first = next((a.lesion.label for a in read.lesions), None)
             if first is not None:
                 self.select_lesion(first)
@@ -521,7 +612,8 @@ class MeasureWidget(QWidget):
         def run() -> bool:
             les = self._require_session().add_lesion(label, role, organ, **kwargs)
             self.select_lesion(les.label)
-            self.say(f"{les.label} added ({les.role.value}, {les.organ})")
+            self.say(f"{les.label} added ({to_words(les.role.value)}, {les.organ})")
+            self._propose_label()
             return True
 
         return bool(self._guard(run))
@@ -531,17 +623,33 @@ class MeasureWidget(QWidget):
         segment = self.segment_combo.currentText() or None
         self.add_lesion(
             self.label_edit.text().strip(),
-            self.role_combo.currentText(),
+            str(self.role_combo.currentData()),
             organ,
             liver_segment=segment,
             typical_hcc=self.hcc_check.isChecked(),
         )
+
+    def _propose_label(self) -> None:
+        """Fill the label field with the next free label of the chosen role (T3, NT2, N1)."""
+        session = self.session
+        if session is None or not session.is_open:
+            return
+        prefix = _LABEL_PREFIX.get(str(self.role_combo.currentData()), "")
+        taken = {a.lesion.label for a in session.read.lesions}
+        n = 1
+        while f"{prefix}{n}" in taken:
+            n += 1
+        self.label_edit.setText(f"{prefix}{n}")
 
     def select_lesion(self, label: str) -> None:
         """Make ``label`` the lesion new lines belong to, and show its slice."""
         if self.binding is None:
             return
         self.binding.active_lesion = label
+        try:
+            self._fill_state_choices(self.binding.session.assessment(label).lesion.role)
+        except ReaderstationError:
+            self._fill_state_choices(None)
         for r in range(self.lesion_table.rowCount()):
             item = self.lesion_table.item(r, 0)
             if item is not None and item.text() == label:
@@ -573,20 +681,51 @@ class MeasureWidget(QWidget):
             return
         layer = self.binding.layers[k]
         self.viewer.layers.selection.active = layer
+        layer.visible = True  # an empty line layer is hidden until drawn on
         layer.mode = "add_line"
 
+    def _fill_state_choices(self, role: LesionRole | None) -> None:
+        """The state choices for a lesion of ``role``: a non-target's status (present, absent,
+        unequivocal progression, not evaluated), else a target's or new lesion's state when it
+        cannot be measured (too small, absent, not evaluated)."""
+        if role is LesionRole.NON_TARGET:
+            words = [s.value for s in NonTargetStatus]
+        else:
+            words = [s.value for s in MeasurementState if s is not MeasurementState.MEASURED]
+        combo = self.state_combo
+        if [combo.itemData(i) for i in range(combo.count())] == words:
+            return
+        combo.clear()
+        for word in words:
+            combo.addItem(to_words(word), word)
+
     def set_state(self, state: str) -> bool:
-        """Set the selected lesion's state (too_small, absent, not_evaluated)."""
+        """Set the selected lesion's state: a target's or new lesion's ``too_small``,
+        ``absent`` or ``not_evaluated``; a non-target's status (``present``, ``absent``,
+        ``unequivocal_progression``, ``not_evaluated``)."""
 
         def run() -> bool:
             session = self._require_session()
             label = self.binding.active_lesion if self.binding else None
             if label is None:
                 raise ReadingError("select a lesion in the table first.")
-            session.set_state(label, state)
+            if session.assessment(label).lesion.role is LesionRole.NON_TARGET:
+                session.set_non_target_status(label, state)
+            else:
+                session.set_state(label, state)
             if self.binding is not None:
                 self.binding.redraw()
-            self.say(f"{label}: {state}")
+            self.say(f"{label}: {to_words(state)}")
+            return True
+
+        return bool(self._guard(run))
+
+    def set_new_lesions(self, call: str) -> bool:
+        """Record the open read's new-lesion call (``none``, ``equivocal``, ``unequivocal``)."""
+
+        def run() -> bool:
+            read = self._require_session().set_new_lesions(call)
+            self.say(f"new lesions: {to_words(read.new_lesion_call.value)}")
             return True
 
         return bool(self._guard(run))
@@ -725,7 +864,15 @@ class MeasureWidget(QWidget):
             )
             return True
 
-        return bool(self._guard(run))
+        ok = bool(self._guard(run))
+        if ok:
+            following = self.select_next_task()
+            if following is not None:  # the worklist has it selected: Enter opens it
+                self.say(
+                    f"{self.message_label.text()}. Next: {following.subject}/"
+                    f"{following.display_label} (Enter opens it)"
+                )
+        return ok
 
     # ------------------------------------------------------------------ session -> view
     def _draw_worklist(self) -> None:
@@ -771,19 +918,27 @@ class MeasureWidget(QWidget):
             )
             cells = (
                 a.lesion.label,
-                a.lesion.role.value,
+                to_words(a.lesion.role.value),
                 a.lesion.organ
                 + (f" {a.lesion.liver_segment.value}" if a.lesion.liver_segment else ""),
                 _mm(m.long_axis_mm if m else None),
                 _mm(m.short_axis_mm if m else None),
                 _mm(m.viable_long_axis_mm if m else None),
-                state,
+                to_words(state),
             )
             for c, text in enumerate(cells):
-                self.lesion_table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)  # a long state word is elided in its column
+                self.lesion_table.setItem(r, c, item)
             if self.binding is not None and self.binding.active_lesion == a.lesion.label:
                 self.lesion_table.selectRow(r)
         self.lesion_table.blockSignals(False)
+        self.new_lesions_combo.setEnabled(open_read is not None and not open_read.is_signed)
+        if open_read is not None:
+            i = self.new_lesions_combo.findData(open_read.new_lesion_call.value)
+            self.new_lesions_combo.blockSignals(True)
+            self.new_lesions_combo.setCurrentIndex(max(i, 0))
+            self.new_lesions_combo.blockSignals(False)
         if open_read is None or session is None:
             self.read_label.setText("no read open")
             self.findings_label.setText("")
@@ -824,9 +979,11 @@ def add_measure_dock(
     db_url: str | None = None,
     *,
     window_shortcuts: bool = True,
+    tabify: bool = False,
 ) -> MeasureWidget:
     """Dock a Measure widget on the store at ``db_url`` (default: ``READERSTATION_DB`` or
-    the default SQLite file) reading images from ``folder``.
+    the default SQLite file) reading images from ``folder``; with ``tabify``, as a tab (in
+    front) beside the last dock on the right.
 
     When ``folder`` is the sample trial (it holds ``ground_truth.json``) and the store has no
     user yet, the store is set up as a demo (:func:`~readerstation.reading.seed_sample_trial`)
@@ -845,7 +1002,12 @@ def add_measure_dock(
     widget = MeasureWidget(
         viewer, store, root, user=user, password=password, window_shortcuts=window_shortcuts
     )
-    viewer.window.add_dock_widget(widget, name="Measure", area="right")
+    dock = viewer.window.add_dock_widget(widget, name="Measure", area="right", tabify=tabify)
+    if tabify:
+        from qtpy.QtCore import QTimer
+
+        dock.raise_()  # the Measure tab in front (again once Qt has laid the tabs out)
+        QTimer.singleShot(0, dock.raise_)
     return widget
 
 

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
     QPushButton,
     QShortcut,
     QSizePolicy,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -47,7 +48,7 @@ from napari_readerstation._controller import (
 from napari_readerstation._windows import WindowPreset
 from readerstation import dicom
 
-__all__ = ["ReadingWidget", "describe_orientation", "describe_phase"]
+__all__ = ["TREE_MIN_ROWS", "ReadingWidget", "describe_orientation", "describe_phase"]
 
 _log = logging.getLogger(__name__)
 _SERIES_UID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -55,6 +56,8 @@ _PROPOSED_BRUSH = QBrush(QColor(60, 110, 60))
 _PROGRESS_MS = 120
 _COLUMNS = ("Phase", "Description", "Slices", "mm")
 _DESCRIPTION_COLUMN = 1
+#: Rows of the series list that are always visible (a study and its phases, with room).
+TREE_MIN_ROWS = 8
 
 
 def describe_phase(phase: Any) -> str:
@@ -197,6 +200,9 @@ class ReadingWidget(QWidget):
             header.resizeSection(0, phase_width + self.tree.indentation() + 8)
         self.tree.setToolTip("Double-click or press Enter to load a series; ★ = proposed arterial")
         self.tree.itemActivated.connect(self._on_item_activated)
+        # room for a study and its phases (~8 rows) however the docks are arranged
+        row_height = QFontMetrics(self.font()).height() + 6
+        self.tree.setMinimumHeight(int(row_height * (TREE_MIN_ROWS + 1.5)))
         layout.addWidget(self.tree, 3)
 
         self.status = QLabel("Open a DICOM folder to start.")
@@ -234,7 +240,19 @@ class ReadingWidget(QWidget):
         layout.addWidget(win_box)
         layout.addWidget(self.window_label)
 
+        # the series details fold away (the list above already says phase, description, slices
+        # and spacing); they unfold by themselves when the series has warnings
+        self.details_button = QToolButton()
+        self.details_button.setText("Series details")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setToolTip("Show or hide the series' DICOM details")
+        self.details_button.toggled.connect(self.show_details)
+        layout.addWidget(self.details_button)
         meta_box = QGroupBox("Series")
+        self.meta_box = meta_box
         self.meta_form = QFormLayout(meta_box)
         self.meta_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.meta: dict[str, QLabel] = {}
@@ -257,6 +275,17 @@ class ReadingWidget(QWidget):
             self.meta_form.addRow(key, value)
             self.meta[key] = value
         layout.addWidget(meta_box, 2)
+        meta_box.setVisible(False)
+        layout.addStretch(0)
+
+    def show_details(self, visible: bool = True) -> None:
+        """Unfold (or fold) the series details below the series list."""
+        self.meta_box.setVisible(visible)
+        self.details_button.setArrowType(
+            Qt.ArrowType.DownArrow if visible else Qt.ArrowType.RightArrow
+        )
+        if self.details_button.isChecked() != visible:
+            self.details_button.setChecked(visible)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` in the status line (errors in a warning colour)."""
@@ -551,6 +580,8 @@ class ReadingWidget(QWidget):
         }
         for key, value in values.items():
             self.meta[key].setText(value)
+        if warnings:
+            self.show_details(True)
 
 
 def _adopt_load_result(controller: ReadingController, job: LoadJob, result: Any) -> None:

@@ -99,7 +99,9 @@ def launch(viewer: Any, folder: Path | None, db: str | os.PathLike[str] | None =
     if folder is not None:
         from napari_readerstation._measure_widget import add_measure_dock
 
-        measure = add_measure_dock(viewer, folder, url, window_shortcuts=False)
+        # a tab beside the Reading dock, in front: stacked, the two docks are taller than a
+        # 1000-pixel screen (the Sign button falls off) and the series list shrinks to 3 rows
+        measure = add_measure_dock(viewer, folder, url, window_shortcuts=False, tabify=True)
         # one set of window keys (Alt+1..4, the Reading dock's) for both docks' images
         widget.controller.window_changed.connect(measure.apply_window)
         widget.open_folder(folder, load_proposed=True)
@@ -161,15 +163,20 @@ def launch_dual(viewer: Any, folder: Path, db: str | os.PathLike[str] | None = N
     return adjudication
 
 
-def _fit_to_screen(viewer: Any, fraction: float = 0.95) -> None:
-    """Size the window to most of the screen: two docks beside a default-sized window leave the
-    image a narrow strip (a window manager may still maximise or restore it)."""
+def _fit_to_screen(viewer: Any) -> None:
+    """Fill the screen (maximised where a window manager is running): the docks beside a
+    default-sized window leave the image a narrow strip, and a window taller than the screen
+    hides the bottom of the Measure dock (the Sign button). Call it once the docks are in."""
     from qtpy.QtWidgets import QApplication
 
     screen = QApplication.primaryScreen()
-    if screen is not None:
-        geometry = screen.availableGeometry()
-        viewer.window.resize(int(geometry.width() * fraction), int(geometry.height() * fraction))
+    if screen is None:
+        return
+    geometry = screen.availableGeometry()
+    viewer.window.set_geometry(geometry.x(), geometry.y(), geometry.width(), geometry.height())
+    qt_window = getattr(viewer.window, "_qt_window", None)  # napari has no public maximise
+    if qt_window is not None:
+        qt_window.showMaximized()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,11 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import napari
 
     viewer = napari.Viewer(title="readerstation")
-    _fit_to_screen(viewer)
     if args.demo_dual:
         launch_dual(viewer, args.folder, args.db)
     else:
         launch(viewer, args.folder, args.db)
+    _fit_to_screen(viewer)
     napari.run()
     return 0
 

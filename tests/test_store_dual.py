@@ -324,8 +324,8 @@ def test_blinding_on_every_query_path(dual: Dual):
     ):
         with pytest.raises(AccessDenied):
             call()
-    with pytest.raises(AccessDenied):  # an admin is not an adjudicator
-        admin.adjudication_packet("SIM-001")
+    with pytest.raises(AccessDenied, match="Log in as such a user"):  # an admin is not an
+        admin.adjudication_packet("SIM-001")  # adjudicator
     # what the adjudicator gets carries no identity
     listing = [x.to_dict() for x in adj.list_discrepancies()]
     text = json.dumps(listing)

@@ -415,12 +415,15 @@ class Repository(DualReadingMixin):
     ) -> None:
         if self.user.role not in roles:
             allowed = " or ".join(r.value for r in roles)
+            # an admin is refused only what another role does (the adjudicator's packet, a
+            # reader's own reads): log in as that user instead
+            fix = "Log in as such a user." if self.user.role is UserRole.ADMIN else "Ask an admin."
             self._refuse(
                 action,
                 entity_type,
                 entity_id,
                 f"{action}: user {self.user.name!r} has role {self.user.role.value!r}; this needs "
-                f"role {allowed}. Ask an admin.",
+                f"role {allowed}. {fix}",
             )
 
     def _audit(

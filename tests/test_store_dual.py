@@ -324,8 +324,9 @@ def test_blinding_on_every_query_path(dual: Dual):
     ):
         with pytest.raises(AccessDenied):
             call()
-    with pytest.raises(AccessDenied, match="Log in as such a user"):  # an admin is not an
-        admin.adjudication_packet("SIM-001")  # adjudicator
+    # an admin is not an adjudicator
+    with pytest.raises(AccessDenied, match="Log in as such a user"):
+        admin.adjudication_packet("SIM-001")
     # what the adjudicator gets carries no identity
     listing = [x.to_dict() for x in adj.list_discrepancies()]
     text = json.dumps(listing)

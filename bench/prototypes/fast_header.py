@@ -8,8 +8,13 @@ pixel data value starts in the file (``pixel_offset``) and how long it is (``pix
 
 Supported: Explicit VR Little Endian datasets (all compressed transfer syntaxes use it) and
 Implicit VR Little Endian. Anything else (big endian, deflate, no DICM preamble) returns ``None``
-so that a caller falls back to pydicom. This is a benchmark prototype for the owner of
-``readerstation.dicom`` to adopt, not production code: it has not seen fuzzed or broken files.
+so that a caller falls back to pydicom. This is a benchmark prototype, not production code: it
+has not seen fuzzed or broken files.
+
+Adopted, hardened, as :mod:`readerstation.dicom.fastheader` (which builds a ``FileHeader`` and
+refuses whatever it might read differently from pydicom). This copy stays as the benchmark's
+baseline (``ix_proto``, ``proto`` in ``bench_dicom.py``) because ``fast_load`` needs what the core
+parser leaves out on purpose: the Pixel Data offset of encapsulated (compressed) images.
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from readerstation.cli.store_commands import _login_with_password as _login
-from readerstation.cli.store_commands import _open, _print_json
+from readerstation.cli.store_commands import (
+    _logged_in,
+    _login_with_password,
+    _open,
+    _print_json,
+)
 from readerstation.errors import StoreError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["register"]
 
@@ -37,8 +38,7 @@ REASONS = (
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         new = repo.assign_balanced(args.subjects or None, args.readers or None)
         everything = repo.list_assignments()
     if args.json:
@@ -64,8 +64,7 @@ def _cmd_reads_import(args: argparse.Namespace) -> int:
         raise StoreError(
             f"reads import: {path} is not JSON ({exc}); give a reads JSON file."
         ) from None
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         report = repo.import_reads(data)
     if args.json:
         _print_json(report.to_dict())
@@ -75,8 +74,7 @@ def _cmd_reads_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_reads_export(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         data = repo.export_reads_json(args.subject)
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
     if args.out:
@@ -91,8 +89,7 @@ def _cmd_reads_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_worklist(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         items = repo.worklist(args.subject)
     if args.json:
         _print_json({"worklist": [w.to_dict() for w in items]})
@@ -104,8 +101,7 @@ def _cmd_worklist(args: argparse.Namespace) -> int:
 
 
 def _cmd_charter_show(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         charter = repo.get_charter()
     if args.json:
         _print_json(charter.to_dict())
@@ -130,16 +126,14 @@ def _cmd_charter_set(args: argparse.Namespace) -> int:
     if args.criteria:
         kwargs["criteria"] = tuple(c.strip() for c in args.criteria.split(",") if c.strip())
     charter = Charter(**kwargs)
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         repo.set_charter(charter)
     print(f"charter set: {json.dumps(charter.to_dict())}")
     return 0
 
 
 def _cmd_discrepancies(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         found = repo.list_discrepancies(args.status)
     if args.json:
         _print_json([d.to_dict() for d in found])
@@ -160,8 +154,7 @@ def _target_size(lesion: Mapping[str, Any]) -> str:
 
 
 def _cmd_packet(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         packet = repo.adjudication_packet(args.subject)
     if args.json:
         _print_json(packet)
@@ -200,7 +193,7 @@ def _cmd_packet(args: argparse.Namespace) -> int:
 
 def _cmd_adjudicate(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        repo, password = _login(args, store)
+        repo, password = _login_with_password(args, store)
         info = repo.adjudicate(
             args.subject, args.criteria, args.endorse, args.reason, args.note, password=password
         )
@@ -212,8 +205,7 @@ def _cmd_adjudicate(args: argparse.Namespace) -> int:
 
 
 def _cmd_agreement(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         report = repo.agreement()
     if args.json:
         _print_json(report.to_dict())
@@ -223,8 +215,7 @@ def _cmd_agreement(args: argparse.Namespace) -> int:
 
 
 def _cmd_accepted_list(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         accepted = repo.accepted_reads(args.criteria)
     if args.json:
         _print_json({"accepted": [a.to_dict() for a in accepted]})
@@ -236,8 +227,7 @@ def _cmd_accepted_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_accepted_summary(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo, _ = _login(args, store)
+    with _logged_in(args) as repo:
         summary = repo.accepted_summary(args.criteria)
         assigned = {a.subject for a in repo.list_assignments()}
         accepted = {a.subject for a in repo.accepted_reads(args.criteria)}

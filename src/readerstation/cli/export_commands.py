@@ -19,13 +19,13 @@ Heavy modules (highdicom, the store, pandas) are imported inside the handlers so
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from readerstation.cli.store_commands import _logged_in, _print_json
 from readerstation.errors import AccessDenied, ExportError, ReaderstationError
 
 if TYPE_CHECKING:
@@ -91,18 +91,14 @@ def derive_observer_roles(repo: Repository) -> tuple[dict[tuple[str, str], str],
 
     An admin gets every reader's slot (:meth:`~readerstation.store.Repository.list_assignments`),
     a reader their own (:meth:`~readerstation.store.Repository.list_own_assignments`). Falls back
-    to an empty mapping (every reader is ``"Reader"``) with a warning when the store cannot list
-    assignments or the user may not list them.
+    to an empty mapping (every reader is ``"Reader"``) with a warning when the user may not list
+    them.
     """
     from readerstation.model.enums import UserRole
 
-    user = getattr(repo, "user", None)
-    own = user is not None and getattr(user, "role", None) is UserRole.READER
-    lister = getattr(repo, "list_own_assignments" if own else "list_assignments", None)
-    if lister is None:
-        return {}, "the store cannot list assignments; readers are exported as 'Reader'"
+    own = repo.user.role is UserRole.READER
     try:
-        assignments = lister()
+        assignments = repo.list_own_assignments() if own else repo.list_assignments()
     except AccessDenied:
         return {}, "this user may not list assignments; readers are exported as 'Reader'"
     return {(a.subject, a.reader): f"Reader {a.slot}" for a in assignments}, None
@@ -223,30 +219,18 @@ def _export_sr(args: argparse.Namespace, reads: list[TimepointRead], roles: Any)
 
 
 def _export_sdtm(args: argparse.Namespace, repo: Repository) -> int:
-    try:
-        from readerstation.export import sdtm
-    except ImportError as exc:  # pragma: no cover - until the SDTM export lands
-        raise ExportError(f"export sdtm: not available in this installation ({exc}).") from None
-    hook = getattr(sdtm, "export_from_repository", None)
-    if hook is None:
-        raise ExportError(
-            "export sdtm: readerstation.export.sdtm has no export_from_repository(repo, out_dir, "
-            "study_id=...) yet; use the Python API of readerstation.export.sdtm."
-        )
+    from readerstation.export.sdtm import export_from_repository
 
     def warn(note: str) -> None:
         print(f"readerstation export: warning: {note}", file=sys.stderr)
 
-    paths = hook(repo, Path(args.out), study_id=args.study_id, report=warn)
+    paths = export_from_repository(repo, Path(args.out), study_id=args.study_id, report=warn)
     print(f"wrote {len(paths)} SDTM file(s) to {args.out}")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from readerstation.cli.store_commands import _login, _open
-
-    with _open(args) as store:
-        repo = _login(args, store)
+    with _logged_in(args) as repo:
         if args.format == "sdtm":
             return _export_sdtm(args, repo)
         reads = repo.export_reads(args.subject)
@@ -275,22 +259,12 @@ def _cmd_import_sr(args: argparse.Namespace) -> int:
     reports = [load_sr_report(p) for p in args.files]
     reads = [rep.read for rep in reports]
     if args.store:
-        from readerstation.cli.store_commands import _login, _open
-
-        with _open(args) as store:
-            repo = _login(args, store)
-            importer = getattr(repo, "import_reads", None)
-            if importer is None:
-                raise ExportError(
-                    "import-sr --store: this store cannot import reads yet; use --json and "
-                    "import the reads JSON later."
-                )
-            report = importer(reads_to_json(reads))
+        with _logged_in(args) as repo:
+            report = repo.import_reads(reads_to_json(reads))
         print(report)
         return 0
     if args.json:
-        json.dump(reads_to_json(reads), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        _print_json(reads_to_json(reads))
         return 0
     for rep in reports:
         r = rep.read

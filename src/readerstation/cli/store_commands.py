@@ -13,6 +13,8 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from readerstation.errors import AuthenticationError, StoreError
@@ -66,6 +68,13 @@ def _login(args: argparse.Namespace, store: Store) -> Repository:
     return _login_with_password(args, store)[0]
 
 
+@contextmanager
+def _logged_in(args: argparse.Namespace) -> Iterator[Repository]:
+    """The acting user's Repository on the store at ``--db``, open for the ``with`` block."""
+    with _open(args) as store:
+        yield _login(args, store)
+
+
 def _print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -87,8 +96,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_user_add(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        repo = _login(args, store)
+    with _logged_in(args) as repo:
         password = _prompt(NEW_PASSWORD_ENV, f"new password for {args.name}: ", confirm=True)
         info = repo.add_user(args.name, args.role, password)
         print(f"user {info.name} added with role {info.role.value}")
@@ -96,8 +104,8 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_user_list(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        users = _login(args, store).list_users()
+    with _logged_in(args) as repo:
+        users = repo.list_users()
     if args.json:
         _print_json({"users": [u.to_dict() for u in users]})
     else:
@@ -107,8 +115,8 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        result = _login(args, store).verify_audit()
+    with _logged_in(args) as repo:
+        result = repo.verify_audit()
     if args.json:
         _print_json(
             {
@@ -154,8 +162,8 @@ def _cmd_db_grant_app_role(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_list(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        records = _login(args, store).list_audit()
+    with _logged_in(args) as repo:
+        records = repo.list_audit()
     if args.json:
         _print_json({"events": [r.to_dict() for r in records]})
     else:

@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from take_screenshots import _wait
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _wait(app, predicate, timeout_s: float = 60.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        app.processEvents()
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _shoot(url: str, cache: Path, out: Path, size: tuple[int, int]) -> None:

@@ -11,13 +11,13 @@ SOPInstanceUID of the lesion's slice), the adapter's documented convention for a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from napari_readerstation._measure_widget import LESION_COLUMNS, MeasureWidget
 from qtpy.QtCore import Qt
+from sample_truth import load_sample_truth
 
 from readerstation.model import ReadStatus
 from readerstation.reading import DicomFolderSource, LineKind, seed_sample_trial
@@ -25,16 +25,13 @@ from readerstation.store import KdfParams, Repository, open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample_dicom"
-TRUTH = SAMPLE / "ground_truth.json"
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 PASSWORD = "demo-e2e-password"
 WAIT_MS = 30_000
 
 
 def _truth() -> dict:
-    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
-        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
-    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    doc = load_sample_truth()
     assert doc["subjects"][0]["subject"] == "HCC-001"
     return doc
 

@@ -8,29 +8,26 @@ arithmetic for a dragged end point.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from napari_readerstation._measure_widget import LESION_COLUMNS, MeasureWidget
+from sample_truth import load_sample_truth
 
 from readerstation.reading import DicomFolderSource, LineKind, seed_sample_trial
 from readerstation.store import KdfParams, Repository, open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample_dicom"
-TRUTH = SAMPLE / "ground_truth.json"
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 PASSWORD = "demo-measure-pw"
 VOXEL_MM = 1.5
 
 
 def _truth_lesion(label: str) -> dict:
-    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
-        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
-    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    doc = load_sample_truth()
     tp = doc["subjects"][0]["timepoints"][0]
     assert (doc["subjects"][0]["subject"], tp["timepoint"]) == ("HCC-001", "TP0")
     return next(x for x in tp["lesions"] if x["lesion"] == label)

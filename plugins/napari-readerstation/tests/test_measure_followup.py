@@ -9,7 +9,6 @@ DICOM headers) and wall-clock ticks of a Qt timer.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -18,22 +17,20 @@ import pytest
 from napari_readerstation._measure_binding import camera
 from napari_readerstation._measure_widget import MeasureWidget
 from qtpy.QtCore import QTimer
+from sample_truth import load_sample_truth
 
 from readerstation.reading import DicomFolderSource, LineKind, ReadingSession, seed_sample_trial
 from readerstation.store import KdfParams, Repository, open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample_dicom"
-TRUTH = SAMPLE / "ground_truth.json"
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 PASSWORD = "demo-followup-pw"
 WAIT_MS = 30_000
 
 
 def _truth(timepoint: str) -> dict:
-    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
-        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
-    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    doc = load_sample_truth()
     subject = doc["subjects"][0]
     assert subject["subject"] == "HCC-001"
     return next(t for t in subject["timepoints"] if t["timepoint"] == timepoint)

@@ -8,7 +8,6 @@ level -/+ width / 2) and hand arithmetic for a drag of so many pixels at 2 HU pe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,22 +15,20 @@ import numpy as np
 import pytest
 from napari_readerstation._measure_widget import SHORTCUTS, MeasureWidget
 from napari_readerstation._windows import WindowPreset, derive_window_from_drag
+from sample_truth import load_sample_truth
 
 from readerstation.reading import DicomFolderSource, LineKind, seed_sample_trial
 from readerstation.store import KdfParams, Repository, open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample_dicom"
-TRUTH = SAMPLE / "ground_truth.json"
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 PASSWORD = "demo-tools-pw"
 VOXEL_MM = 1.5
 
 
 def _t1() -> dict:
-    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
-        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
-    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    doc = load_sample_truth()
     tp = doc["subjects"][0]["timepoints"][0]
     return next(x for x in tp["lesions"] if x["lesion"] == "T1")
 

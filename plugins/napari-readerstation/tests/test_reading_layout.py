@@ -12,7 +12,6 @@ as Qt reports it, and the store read back through a fresh Repository.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from napari_readerstation.launch import _fit_to_screen, launch, seed_demo_store
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtGui import QFontMetrics
 from qtpy.QtWidgets import QApplication, QDockWidget
+from sample_truth import load_sample_truth
 
 from readerstation.model import NewLesionCall, NonTargetStatus
 from readerstation.reading import DEMO_PASSWORD, LineKind
@@ -29,15 +29,12 @@ from readerstation.store import KdfParams, Repository, open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample_dicom"
-TRUTH = SAMPLE / "ground_truth.json"
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 WAIT_MS = 30_000
 
 
 def _timepoint(label: str) -> dict:
-    if not TRUTH.is_file() or not (SAMPLE / "HCC-001").is_dir():
-        pytest.skip(f"{TRUTH} or sample_dicom/HCC-001 missing: run `make sample`")
-    doc = json.loads(TRUTH.read_text(encoding="utf-8"))
+    doc = load_sample_truth()
     return next(t for t in doc["subjects"][0]["timepoints"] if t["timepoint"] == label)
 
 

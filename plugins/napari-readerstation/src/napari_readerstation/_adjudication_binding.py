@@ -16,8 +16,7 @@ it into what the Adjudication dock shows:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ from psygnal import Signal
 
 from napari_readerstation._adapter import VolumeView
 from napari_readerstation._binding import to_layer_data
-from napari_readerstation._measure_binding import camera
+from napari_readerstation._measure_binding import camera, place_image, refresh_once
 from napari_readerstation._windows import find_window
 from readerstation.errors import ReadingError, SeriesSelectionError
 from readerstation.geometry import Volume
@@ -209,14 +208,6 @@ def _read_lines(tp: Mapping[str, Any]) -> list[tuple[str, str, float, np.ndarray
     return out
 
 
-@contextlib.contextmanager
-def _refresh_once(layer: Any) -> Iterator[None]:
-    block = getattr(layer, "_block_refresh", None)
-    with block() if block is not None else contextlib.nullcontext():
-        yield
-    layer.refresh()
-
-
 class AdjudicationBinding:
     """Shows one timepoint of a packet: the image and both reads' lines, read-only.
 
@@ -271,17 +262,7 @@ class AdjudicationBinding:
         info = _SeriesLike(str(tp.get("series_uid") or ""), "arterial", "")
         data, kwargs, _ = to_layer_data(subject, info, self.view, find_window("Liver"), loaded=True)
         kwargs["name"] = f"{subject}/{label} adjudication"
-        layer = self.image_layer
-        if layer is None or layer not in self.viewer.layers:
-            self.image_layer = self.viewer.add_image(data, **kwargs)
-        else:
-            with _refresh_once(layer):
-                layer.affine = kwargs["affine"]
-                layer.data = data
-                layer.metadata = kwargs["metadata"]
-                layer.reset_contrast_limits_range()
-                layer.contrast_limits = kwargs["contrast_limits"]
-                layer.name = kwargs["name"]
+        self.image_layer = place_image(self.viewer, self.image_layer, data, kwargs)
         self.viewer.dims.axis_labels = kwargs["axis_labels"]
         self.viewer.dims.ndisplay = 2
         self._lines = {
@@ -318,7 +299,7 @@ class AdjudicationBinding:
         try:
             for letter, layer in self.line_layers.items():
                 lines = self._lines.get(letter, [])
-                with _refresh_once(layer):
+                with refresh_once(layer):
                     layer.data = []
                     if lines:
                         world = [self.view.patient_to_world(pts) for *_, pts in lines]

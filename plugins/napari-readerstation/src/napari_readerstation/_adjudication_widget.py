@@ -53,7 +53,8 @@ from napari_readerstation._adjudication_binding import (
     derive_timeline_rows,
     derive_timepoint_labels,
 )
-from napari_readerstation._measure_widget import EnterKeyFilter
+from napari_readerstation._login import LoginBox
+from napari_readerstation._measure_widget import EnterKeyFilter, _mm
 from readerstation.errors import ReaderstationError, ReadingError
 from readerstation.geometry import Volume
 from readerstation.reading import DicomFolderSource
@@ -107,10 +108,6 @@ def _style_table(table: QTableWidget, rows_shown: int = 0) -> None:
         rows.setVisible(False)
         if rows_shown:
             table.setMinimumHeight(rows.defaultSectionSize() * (rows_shown + 1) + 4)
-
-
-def _mm(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
 
 
 class _CriteriaPanel(QWidget):
@@ -267,21 +264,10 @@ class AdjudicationWidget(QWidget):
         self._scroll = scroll
         self.setMinimumWidth(500)
         layout = QVBoxLayout(inner)
-        box = QGroupBox("Adjudicator")
-        form = QFormLayout(box)
-        self.user_edit = QLineEdit(user)
-        self.password_edit = QLineEdit(password)
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.login_button = QPushButton("Log in")
-        self.login_button.clicked.connect(
-            lambda: self.login(self.user_edit.text(), self.password_edit.text())
-        )
-        self.password_edit.returnPressed.connect(self.login_button.click)
-        self.user_label = QLabel("not logged in")
-        form.addRow("User", self.user_edit)
-        form.addRow("Password", self.password_edit)
-        form.addRow(self.login_button, self.user_label)
-        layout.addWidget(box)
+        login_box = LoginBox("Adjudicator", user, password, self.login)
+        self.user_edit, self.password_edit = login_box.user_edit, login_box.password_edit
+        self.login_button, self.user_label = login_box.login_button, login_box.user_label
+        layout.addWidget(login_box)
 
         box = QGroupBox("Discrepancies")
         v = QVBoxLayout(box)

@@ -93,12 +93,29 @@ def _first_line(m: Measurement | None) -> LinePoints | None:
 
 
 @contextlib.contextmanager
-def _refresh_once(layer: Any) -> Iterator[None]:
+def refresh_once(layer: Any) -> Iterator[None]:
     """Apply several changes to ``layer`` with one refresh (slice + redraw) at the end."""
     block = getattr(layer, "_block_refresh", None)  # napari >= 0.5 (private, hence the guard)
     with block() if block is not None else contextlib.nullcontext():
         yield
     layer.refresh()
+
+
+def place_image(viewer: Any, layer: Any | None, data: Any, kwargs: dict[str, Any]) -> Any:
+    """A new image layer in ``viewer``, or ``layer`` (shown) given new voxels, placement,
+    window and name; ``data`` and ``kwargs`` as :func:`to_layer_data` makes them."""
+    if layer is None or layer not in viewer.layers:
+        return viewer.add_image(data, **kwargs)
+    # one refresh (slice + texture upload) for the whole update, not one per attribute
+    with refresh_once(layer):
+        layer.affine = kwargs["affine"]
+        layer.data = data
+        layer.metadata = kwargs["metadata"]
+        layer.reset_contrast_limits_range()
+        layer.contrast_limits = kwargs["contrast_limits"]
+        layer.name = kwargs["name"]
+        layer.visible = True
+    return layer
 
 
 def _label_lines(layer: Any, lines: list[tuple[str, str, LinePoints]], kind: LineKind) -> None:
@@ -180,7 +197,7 @@ class MeasureBinding:
             session.read.subject.code, session.series, self.view, find_window("Liver"), loaded=True
         )
         kwargs["name"] = f"{session.read.subject.code}/{session.read.timepoint.label} reading"
-        self.image_layer = self._place_image(self.image_layer, data, kwargs)
+        self.image_layer = place_image(self.viewer, self.image_layer, data, kwargs)
         self.viewer.dims.axis_labels = kwargs["axis_labels"]
         self.viewer.dims.ndisplay = 2
         for kind in LineKind:
@@ -258,21 +275,6 @@ class MeasureBinding:
         if indices != list(range(len(ours))):
             self.viewer.layers.move_multiple(indices, 0)
 
-    def _place_image(self, layer: Any | None, data: Any, kwargs: dict[str, Any]) -> Any:
-        """A new image layer, or ``layer`` given new voxels, placement, window and name."""
-        if layer is None or layer not in self.viewer.layers:
-            return self.viewer.add_image(data, **kwargs)
-        # one refresh (slice + texture upload) for the whole update, not one per attribute
-        with _refresh_once(layer):
-            layer.affine = kwargs["affine"]
-            layer.data = data
-            layer.metadata = kwargs["metadata"]
-            layer.reset_contrast_limits_range()
-            layer.contrast_limits = kwargs["contrast_limits"]
-            layer.name = kwargs["name"]
-            layer.visible = True
-        return layer
-
     def suspend(self) -> None:
         """Freeze the shown case while the session changes case (in a worker thread): the
         line layers stop taking edits and any edit is ignored until :meth:`show_read`."""
@@ -326,7 +328,7 @@ class MeasureBinding:
                 self.prior_image_layer, self.prior_layers = hidden_image, hidden_lines
         self._hidden_prior = None
         existing = self.prior_image_layer
-        self.prior_image_layer = self._place_image(existing, data, kwargs)
+        self.prior_image_layer = place_image(self.viewer, existing, data, kwargs)
         if existing is not None and self.prior_layers:
             for layer in self.prior_layers.values():
                 self._syncing = True
@@ -364,7 +366,7 @@ class MeasureBinding:
         try:
             for kind, layer in self.prior_layers.items():
                 lines = _read_lines(prior, kind)
-                with _refresh_once(layer):
+                with refresh_once(layer):
                     layer.data = []
                     if lines:
                         world = [
@@ -440,7 +442,7 @@ class MeasureBinding:
             for kind, layer in self.layers.items():
                 lines = _read_lines(self.session.read, kind)
                 shapes = [self._patient_to_data(layer, [ln.start, ln.end]) for _, _, ln in lines]
-                with _refresh_once(layer):
+                with refresh_once(layer):
                     layer.data = []
                     if shapes:
                         layer.add_lines(

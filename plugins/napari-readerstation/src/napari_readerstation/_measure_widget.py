@@ -29,7 +29,6 @@ from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -47,6 +46,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_readerstation._login import LoginBox
 from napari_readerstation._measure_binding import MeasureBinding
 from napari_readerstation._windows import (
     STANDARD_WINDOWS,
@@ -237,21 +237,10 @@ class MeasureWidget(QWidget):
     def _build(self, user: str, password: str, window_shortcuts: bool) -> None:
         layout = QVBoxLayout(self)
 
-        box = QGroupBox("Reader")
-        form = QFormLayout(box)
-        self.user_edit = QLineEdit(user)
-        self.password_edit = QLineEdit(password)
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.login_button = QPushButton("Log in")
-        self.login_button.clicked.connect(
-            lambda: self.login(self.user_edit.text(), self.password_edit.text())
-        )
-        self.password_edit.returnPressed.connect(self.login_button.click)
-        self.user_label = QLabel("not logged in")
-        form.addRow("User", self.user_edit)
-        form.addRow("Password", self.password_edit)
-        form.addRow(self.login_button, self.user_label)
-        layout.addWidget(box)
+        login_box = LoginBox("Reader", user, password, self.login)
+        self.user_edit, self.password_edit = login_box.user_edit, login_box.password_edit
+        self.login_button, self.user_label = login_box.login_button, login_box.user_label
+        layout.addWidget(login_box)
 
         box = QGroupBox("Worklist")
         v = QVBoxLayout(box)

@@ -21,12 +21,9 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QComboBox,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QShortcut,
     QTableWidget,
@@ -35,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_readerstation._login import LoginBox
 from readerstation.errors import ReaderstationError, ReadingError
 from readerstation.store import KdfParams, Repository, Store
 
@@ -128,21 +126,10 @@ class MonitoringWidget(QWidget):
 
     def _build(self, user: str, password: str) -> None:
         layout = QVBoxLayout(self)
-        box = QGroupBox("Monitor (admin or adjudicator)")
-        form = QFormLayout(box)
-        self.user_edit = QLineEdit(user)
-        self.password_edit = QLineEdit(password)
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.login_button = QPushButton("Log in")
-        self.login_button.clicked.connect(
-            lambda: self.login(self.user_edit.text(), self.password_edit.text())
-        )
-        self.password_edit.returnPressed.connect(self.login_button.click)
-        self.user_label = QLabel("not logged in")
-        form.addRow("User", self.user_edit)
-        form.addRow("Password", self.password_edit)
-        form.addRow(self.login_button, self.user_label)
-        layout.addWidget(box)
+        login_box = LoginBox("Monitor (admin or adjudicator)", user, password, self.login)
+        self.user_edit, self.password_edit = login_box.user_edit, login_box.password_edit
+        self.login_button, self.user_label = login_box.login_button, login_box.user_label
+        layout.addWidget(login_box)
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Criteria:"))

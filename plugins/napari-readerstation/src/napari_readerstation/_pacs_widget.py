@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from napari_readerstation._pacs_controller import (
     check_connection,
     fetch_query,
 )
-from napari_readerstation._widget import ReadingWidget, describe_phase
+from napari_readerstation._widget import ReadingWidget, _Failure, describe_phase
 from readerstation.dicom.phase import Phase
 
 __all__ = ["PacsWidget", "add_pacs_dock", "make_pacs_widget"]
@@ -63,14 +62,6 @@ _CACHE_COLUMN = 6
 _ARTERIAL_BRUSH = QBrush(QColor(60, 110, 60))
 _CACHED_COLOUR = QColor(120, 200, 120)
 _ERROR_STYLE = "color: #ff8c69"
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """An exception carried out of a worker as a value (a raised one would reach napari's
-    traceback dialog)."""
-
-    exc: BaseException
 
 
 class _Relay(QObject):
@@ -570,9 +561,14 @@ def _make_disconnector(widget: PacsWidget) -> Callable[..., None]:
     return disconnect
 
 
-def _find_reading_dock(viewer: Any) -> ReadingWidget | None:
+def _find_or_add_reading_dock(viewer: Any, area: str = "right") -> ReadingWidget:
+    """The viewer's Reading dock, docked in ``area`` when it has none."""
     docks = getattr(getattr(viewer, "window", None), "dock_widgets", {})
-    return next((w for w in docks.values() if isinstance(w, ReadingWidget)), None)
+    reading = next((w for w in docks.values() if isinstance(w, ReadingWidget)), None)
+    if reading is None:
+        reading = ReadingWidget(viewer)
+        viewer.window.add_dock_widget(reading, name="Reading", area=area)
+    return reading
 
 
 def add_pacs_dock(
@@ -586,10 +582,7 @@ def add_pacs_dock(
 ) -> PacsWidget:
     """Dock a PACS widget in ``viewer`` next to ``reading`` (found, or docked when absent)."""
     if reading is None:
-        reading = _find_reading_dock(viewer)
-    if reading is None:
-        reading = ReadingWidget(viewer)
-        viewer.window.add_dock_widget(reading, name="Reading", area=area)
+        reading = _find_or_add_reading_dock(viewer, area)
     widget = PacsWidget(
         viewer, reading, url=url, cache_dir=cache_dir, source_factory=source_factory
     )
@@ -600,8 +593,4 @@ def add_pacs_dock(
 def make_pacs_widget(napari_viewer: Any) -> PacsWidget:
     """npe2 widget factory: the PACS dock on the viewer's Reading dock (docked when absent),
     URL from ``$READERSTATION_PACS_URL``, cache from ``$READERSTATION_PACS_CACHE``."""
-    reading = _find_reading_dock(napari_viewer)
-    if reading is None:
-        reading = ReadingWidget(napari_viewer)
-        napari_viewer.window.add_dock_widget(reading, name="Reading", area="right")
-    return PacsWidget(napari_viewer, reading)
+    return PacsWidget(napari_viewer, _find_or_add_reading_dock(napari_viewer))

@@ -1,16 +1,24 @@
-"""Hand-built dual reads for the dual-reading tests (one subject, one reader at a time)."""
+"""Shared by the dual-reading tests: hand-built dual reads (one subject, one reader at a time) and
+a store filled with the simulated dual trial (:func:`make_dual`) with its blinding helpers."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from test_store_support import ADJ_PW, ADMIN_PW, FAST_KDF, raw
 
 from readerstation.model import TimepointRead
 from readerstation.model.reads_json import reads_from_json
+from readerstation.sample.dual_trial import READERS, DualTrial, derive_dual_trial
+from readerstation.store import Repository, Store, create_first_admin
 
 BASE = dt.date(2024, 1, 2)
 SIGNED = dt.datetime(2024, 9, 1, tzinfo=dt.UTC)
+READER_PW = "reader-password-x"
 
 
 def read_subject(
@@ -91,3 +99,51 @@ def read_subject(
 
 
 STABLE = [[50.0, 40.0], [49.0, 40.0], [50.0, 41.0], [49.5, 40.5]]
+
+
+# -- the simulated dual trial in a store ---------------------------------------------------------
+
+
+@functools.cache
+def sim() -> DualTrial:
+    return derive_dual_trial(0)
+
+
+@dataclass
+class Dual:
+    store: Store
+    admin: Repository
+    r1: Repository
+    r2: Repository
+    adj: Repository
+
+
+def make_dual(store: Store, *, imported: bool = True) -> Dual:
+    create_first_admin(store, "admin", ADMIN_PW, kdf=FAST_KDF)
+    admin = Repository.login(store, "admin", ADMIN_PW, kdf=FAST_KDF)
+    for name in READERS:
+        admin.add_user(name, "reader", READER_PW)
+    admin.add_user("adj", "adjudicator", ADJ_PW)
+    if imported:
+        admin.import_reads(sim().reads_json)
+    return Dual(
+        store,
+        admin,
+        Repository.login(store, READERS[0], READER_PW, kdf=FAST_KDF),
+        Repository.login(store, READERS[1], READER_PW, kdf=FAST_KDF),
+        Repository.login(store, "adj", ADJ_PW, kdf=FAST_KDF),
+    )
+
+
+def refusals(admin: Repository) -> list[tuple[str | None, str]]:
+    return [(e.actor, e.action) for e in admin.list_audit() if e.outcome == "refused"]
+
+
+def a_slot(store: Store, code: str) -> int:
+    [(slot,)] = raw(
+        store,
+        "SELECT a_slot FROM case_orders JOIN subjects ON subjects.id = case_orders.subject_id "
+        "WHERE subjects.code = :code",
+        code=code,
+    )
+    return int(slot)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_store_dual import READER_PW, Dual, a_slot, make_dual, sim
+from dual_reads import READER_PW, Dual, a_slot, make_dual, refusals, sim
 from test_store_support import ADJ_PW, ADMIN_PW, store, store_url  # noqa: F401  (fixtures)
 
 from readerstation.cli import main
@@ -283,7 +283,7 @@ def test_cli_blinding_and_refusals(
     assert accepted[subject]["basis"] == "adjudication"
     assert accepted[subject]["reader_slot"] == 3 - a_slot(filled.store, subject)
     # every refusal above is in the trail
-    refusals = {(e.actor, e.action) for e in filled.admin.list_audit() if e.outcome == "refused"}
+    refused = refusals(filled.admin)
     for pair in (
         (READERS[0], "discrepancy.list"),
         (READERS[0], "adjudication.packet"),
@@ -296,7 +296,7 @@ def test_cli_blinding_and_refusals(
         ("adj", "worklist.list"),
         ("admin", "adjudication.packet"),
     ):
-        assert pair in refusals, pair
+        assert pair in refused, pair
 
 
 def test_cli_text_outputs(filled: Dual, store_url: str, capsys, monkeypatch):

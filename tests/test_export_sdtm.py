@@ -703,3 +703,10 @@ def test_sum_equals_the_sum_of_the_written_target_values(datasets, odd):
     expected = targets.groupby(keys).TRSTRESN.sum().round(2)
     for _, row in sums.iterrows():
         assert row.TRSTRESN == pytest.approx(expected[tuple(row[k] for k in keys)], abs=1e-9)
+    if odd:  # by hand from the written values: 12.34 + 17.33 (not 12.3449 + 17.3349 = 29.68)
+        assert list(zip(sums.VISIT, sums.TRTESTCD, sums.TRSTRESN, strict=True)) == [
+            ("TP0", "SUMDIAM", pytest.approx(29.67)),
+            ("TP1", "SUMDIAM", pytest.approx(25.02)),  # 10.01 + 15.01
+            ("TP0", "SUMVDIAM", pytest.approx(27.34)),  # 10.01 + 17.33
+            ("TP1", "SUMVDIAM", pytest.approx(25.02)),
+        ]

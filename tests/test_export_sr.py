@@ -22,7 +22,6 @@ from readerstation.criteria.enums import Response
 from readerstation.errors import ExportError
 from readerstation.export.sr import (
     OFF_PLANE_TOLERANCE_MM,
-    from_image_coordinates,
     load_sr,
     load_sr_report,
     save_sr,
@@ -48,7 +47,7 @@ def _truth() -> dict:
 
 def _arterial_images(tp: dict) -> dict[str, Dataset]:
     series = next(s for s in tp["series"] if s["phase"] == "ARTERIAL")
-    folder = ROOT.parent / "sample_dicom" / series["folder"]
+    folder = ROOT / series["folder"]
     out: dict[str, Dataset] = {}
     for p in sorted(folder.iterdir()):
         ds = dcmread(p, stop_before_pixels=True)
@@ -277,14 +276,27 @@ def test_structure_codes_and_scoord_geometry(followup, tmp_path: Path) -> None:
     assert ("C96643", "112133") not in codes  # TP1: no target too small
     assert ("C96643", "C48190") in codes  # Tumor State = Absent (T3)
     assert ("363698007", "277962002") in codes  # Finding Site = Couinaud segment VIII
-    # every SCOORD maps back onto the LPS points of its SCOORD3D through the image's geometry
+
+    # every SCOORD maps back onto the LPS points of its SCOORD3D by the DICOM equations (PS3.3
+    # C.7.6.2.1.1: P = IPP + column * PixelSpacing[1] * IOP[:3] + row * PixelSpacing[0] * IOP[3:];
+    # C.18.6.1.2: the centre of pixel (column, row) is at SCOORD (column + 0.5, row + 0.5))
+    def lps_of(graphic_data, image: Dataset) -> np.ndarray:
+        col_row = np.reshape(np.asarray(graphic_data, dtype=np.float64), (-1, 2)) - 0.5
+        iop = np.asarray(image.ImageOrientationPatient, dtype=np.float64)
+        row_mm, col_mm = (float(v) for v in image.PixelSpacing)
+        return (
+            np.asarray(image.ImagePositionPatient, dtype=np.float64)
+            + col_row[:, [0]] * col_mm * iop[:3]
+            + col_row[:, [1]] * row_mm * iop[3:]
+        )
+
     n = 0
     for num in (i for i in items if i.ValueType == "NUM" and "ContentSequence" in i):
         sc = [c for c in num.ContentSequence if c.ValueType == "SCOORD"]
         sc3 = [c for c in num.ContentSequence if c.ValueType == "SCOORD3D"]
         assert len(sc) == 1 and len(sc3) == 1
         uid = sc[0].ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
-        lps = from_image_coordinates(np.reshape(sc[0].GraphicData, (-1, 2)), images[uid])
+        lps = lps_of(sc[0].GraphicData, images[uid])
         assert np.allclose(lps, np.reshape(sc3[0].GraphicData, (-1, 3)), atol=1e-3)
         assert sc3[0].ReferencedFrameOfReferenceUID == images[uid].FrameOfReferenceUID
         n += 1

@@ -158,12 +158,11 @@ def test_measurement_agreement_from_noisy_sums() -> None:
     noisy = [[51.0, 40.0], [48.0, 40.0], [50.0, 42.0], [49.5, 39.5]]
     cmp = compare_reads(read_subject("a", STABLE), read_subject("b", noisy), "recist1.1")
     c = compute_agreement([PairOutcome(cmp, "ann", "bob")])["recist1.1"]
-    s1 = [90.0, 89.0, 91.0, 90.0]
-    s2 = [91.0, 88.0, 92.0, 89.0]
-    assert c.icc_sum_mm == pytest.approx(compute_icc_2_1(np.column_stack([s1, s2])))
-    ref = compute_bland_altman(list(zip(s1, s2, strict=True)))
-    assert c.bland_altman_sum_mm.mean_difference == pytest.approx(ref.mean_difference)
-    assert c.bland_altman_sum_mm.sd == pytest.approx(np.std(np.subtract(s1, s2), ddof=1))
+    # target sums 90, 89, 91, 90 vs 91, 88, 92, 89: MSR = 10/3, MSC = 0, MSE = 2/3, so
+    # ICC(2,1) = (MSR - MSE) / (MSR + MSE + 2 (MSC - MSE) / 4) = 8/11; differences -1, 1, -1, 1
+    assert c.icc_sum_mm == pytest.approx(8 / 11)
+    assert c.bland_altman_sum_mm.mean_difference == pytest.approx(0.0, abs=1e-12)
+    assert c.bland_altman_sum_mm.sd == pytest.approx(math.sqrt(4 / 3))
     assert c.kappa_best_response.value is None  # one subject
 
 

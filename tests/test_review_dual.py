@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_store_dual import a_slot, refusals
+from dual_reads import a_slot, refusals
 from test_store_support import (  # noqa: F401  (fixtures)
     ADJ_PW,
     ADMIN_PW,

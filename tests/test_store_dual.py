@@ -6,18 +6,15 @@ timepoint gating; hidden visit dates; balanced assignment; immutability of adjud
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from dual_reads import READER_PW, Dual, a_slot, make_dual, refusals, sim
 from sqlalchemy.exc import DBAPIError
 from test_store_support import (  # noqa: F401  (fixtures)
     ADJ_PW,
-    ADMIN_PW,
-    FAST_KDF,
     R1_PW,
     R2_PW,
     Trial,
@@ -42,15 +39,12 @@ from readerstation.model import Subject
 from readerstation.model.entities import resolve_criteria
 from readerstation.model.timeline import to_subject_timeline
 from readerstation.reading.charter import Charter
-from readerstation.sample.dual_trial import READERS, DualTrial, derive_dual_trial
+from readerstation.sample.dual_trial import READERS
 from readerstation.store import (
-    Repository,
     Store,
-    create_first_admin,
     derive_balanced_assignment,
 )
 
-READER_PW = "reader-password-x"
 REASONS = {
     "new_lesion_tp1": "new_lesion_call",
     "new_lesion_late": "new_lesion_call",
@@ -60,54 +54,9 @@ REASONS = {
 }
 
 
-@functools.cache
-def sim() -> DualTrial:
-    return derive_dual_trial(0)
-
-
-@dataclass
-class Dual:
-    store: Store
-    admin: Repository
-    r1: Repository
-    r2: Repository
-    adj: Repository
-
-
-def make_dual(store: Store, *, imported: bool = True) -> Dual:
-    create_first_admin(store, "admin", ADMIN_PW, kdf=FAST_KDF)
-    admin = Repository.login(store, "admin", ADMIN_PW, kdf=FAST_KDF)
-    for name in READERS:
-        admin.add_user(name, "reader", READER_PW)
-    admin.add_user("adj", "adjudicator", ADJ_PW)
-    if imported:
-        admin.import_reads(sim().reads_json)
-    return Dual(
-        store,
-        admin,
-        Repository.login(store, READERS[0], READER_PW, kdf=FAST_KDF),
-        Repository.login(store, READERS[1], READER_PW, kdf=FAST_KDF),
-        Repository.login(store, "adj", ADJ_PW, kdf=FAST_KDF),
-    )
-
-
 @pytest.fixture
 def dual(store: Store) -> Dual:
     return make_dual(store)
-
-
-def refusals(admin: Repository) -> list[tuple[str | None, str]]:
-    return [(e.actor, e.action) for e in admin.list_audit() if e.outcome == "refused"]
-
-
-def a_slot(store: Store, code: str) -> int:
-    [(slot,)] = raw(
-        store,
-        "SELECT a_slot FROM case_orders JOIN subjects ON subjects.id = case_orders.subject_id "
-        "WHERE subjects.code = :code",
-        code=code,
-    )
-    return int(slot)
 
 
 def keys_of(obj: Any) -> set[str]:

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from test_store_support import (
@@ -39,6 +37,7 @@ from test_store_support import (
     _pg_schema_url,
     make_read,
     make_trial,
+    private_pg_schema,
     raw,
 )
 
@@ -76,19 +75,11 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     # one key for the site, given to every workstation (children inherit the environment)
     monkeypatch.delenv(AUDIT_KEY_ENV, raising=False)
     monkeypatch.setenv(AUDIT_KEY_FILE_ENV, str(tmp_path / "site-audit.key"))
-    schema = "rs_site_" + uuid.uuid4().hex[:12]
-    admin = create_engine(_pg_schema_url(base, "public"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
+    with private_pg_schema(base, "rs_site_") as schema:
         owner_url = _pg_schema_url(base, schema)
         with open_store(owner_url) as owner:
             grant_app_role(owner, APP_ROLE)
         yield Site(owner_url, _pg_schema_url(_app_base(base), schema))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,21 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@contextmanager
+def private_pg_schema(base: str, prefix: str = "rs_test_") -> Iterator[str]:
+    """Create a schema of a unique name on the PostgreSQL database at ``base``, drop it after."""
+    schema = prefix + uuid.uuid4().hex[:12]
+    admin = create_engine(_pg_schema_url(base, "public"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty store URL: a SQLite file, or a private schema on PostgreSQL."""
@@ -64,16 +80,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             "may create schemas (e.g. postgresql+psycopg://readerstation:readerstation@"
             "localhost:5432/readerstation_test)"
         )
-    schema = "rs_test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(_pg_schema_url(base, "public"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
+    with private_pg_schema(base) as schema:
         yield _pg_schema_url(base, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -383,9 +383,7 @@ def _write_part(path: Path, buf: bytearray, begin: int, end: int) -> None:
 
 
 def _to_part10(body: bytes) -> bytes:
-    """A DICOM Part 10 file from a WADO-RS part (which should already be one)."""
-    if len(body) > 132 and body[128:132] == b"DICM":
-        return body
+    """A DICOM Part 10 file from a WADO-RS part that is not one (no preamble and DICM prefix)."""
     try:
         ds = pydicom.dcmread(BytesIO(body), force=True)
         out = BytesIO()

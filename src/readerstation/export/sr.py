@@ -285,14 +285,6 @@ def to_image_coordinates(points_lps: Sequence[Sequence[float]], image: Dataset) 
     return np.column_stack([idx[:, 2] + 0.5, idx[:, 1] + 0.5])
 
 
-def from_image_coordinates(coords: Sequence[Sequence[float]], image: Dataset) -> np.ndarray:
-    """LPS points (mm) of SCOORD (column, row) image coordinates on a single-frame image."""
-    vol = _image_volume(image)
-    c = np.atleast_2d(np.asarray(coords, dtype=np.float64))
-    idx = np.column_stack([np.zeros(len(c)), c[:, 1] - 0.5, c[:, 0] - 0.5])
-    return np.atleast_2d(vol.index_to_patient(idx))
-
-
 def _person_name(text: str) -> str:
     """A one-component person name (a trial code or role), with the caret that marks it as one."""
     return text if "^" in text else f"{text}^"

@@ -390,6 +390,7 @@ class DualReadingMixin:
 
         def _tx(self) -> AbstractContextManager[Session]: ...
         def _run(self, fn: Callable[[Session], _T]) -> _T: ...
+        def _run_read(self, fn: Callable[[Session], _T]) -> _T: ...
         def _refuse(
             self, action: str, entity_type: str, entity_id: object, message: str
         ) -> NoReturn: ...
@@ -643,26 +644,11 @@ class DualReadingMixin:
 
         return self._run(run)
 
-    def _previous_timepoint(self, s: Session, subject_id: int, timepoint_id: int) -> TimepointRow:
-        tps = sorted(
+    def _subject_timepoints(self, s: Session, subject_id: int) -> list[TimepointRow]:
+        """A subject's timepoints in reading order (:func:`timepoint_order`)."""
+        return sorted(
             s.execute(select(TimepointRow).where(TimepointRow.subject_id == subject_id)).scalars(),
             key=timepoint_order,
-        )
-        ids = [t.id for t in tps]
-        k = ids.index(timepoint_id)
-        return tps[k - 1] if k > 0 else tps[k]
-
-    def _has_signed(self, s: Session, timepoint_id: int, reader_id: int) -> bool:
-        return latest_signed_row(s, timepoint_id, reader_id) is not None
-
-    def _check_previous_signed(self, s: Session, row: ReadRow, code: str, label: str) -> str:
-        """'' when the reader's previous timepoint is signed (or this is the baseline)."""
-        prev = self._previous_timepoint(s, row.subject_id, row.timepoint_id)
-        if prev.id == row.timepoint_id or self._has_signed(s, prev.id, row.reader_id):
-            return ""
-        return (
-            f"{code}/{label} opens once your read of the previous timepoint {code}/{prev.label} "
-            "is signed; sign it first"
         )
 
     def _check_draft_allowed(
@@ -673,12 +659,9 @@ class DualReadingMixin:
         from readerstation.store.repository import _Refused
 
         where = f"{subj.code}/{tp.label}"
-        tps = sorted(
-            s.execute(select(TimepointRow).where(TimepointRow.subject_id == subj.id)).scalars(),
-            key=timepoint_order,
-        )
+        tps = self._subject_timepoints(s, subj.id)
         k = [t.id for t in tps].index(tp.id)
-        if k > 0 and not self._has_signed(s, tps[k - 1].id, self._user_id):
+        if k > 0 and latest_signed_row(s, tps[k - 1].id, self._user_id) is None:
             raise _Refused(
                 ReadLockedError(
                     f"save_draft {where}: this timepoint is locked until your read of the "
@@ -1275,11 +1258,17 @@ class DualReadingMixin:
                 )
             return out
 
-        return self._run(run)
+        return self._run_read(run)
 
-    def _load_reads(self, s: Session, ids: Sequence[int]) -> list[TimepointRead]:
-        rows = {r.id: r for r in s.execute(select(ReadRow).where(ReadRow.id.in_(ids))).scalars()}
-        return [TimepointRead.from_dict(json.loads(rows[i].content), read_id=i) for i in ids]
+    def _load_read_map(self, s: Session, ids: Iterable[int]) -> dict[int, TimepointRead]:
+        """The stored reads ``ids`` by id, in one query per 1000 ids (not one per subject)."""
+        wanted = sorted(set(ids))
+        out: dict[int, TimepointRead] = {}
+        for k in range(0, len(wanted), 1000):
+            chunk = wanted[k : k + 1000]
+            for r in s.execute(select(ReadRow).where(ReadRow.id.in_(chunk))).scalars():
+                out[r.id] = TimepointRead.from_dict(json.loads(r.content), read_id=r.id)
+        return out
 
     def adjudication_packet(self, subject_code: str) -> dict[str, Any]:
         """The blinded packet of a subject with a discrepancy (adjudicator only; audited).
@@ -1325,7 +1314,8 @@ class DualReadingMixin:
             read_ids = json.loads(any_row.read_ids)
             a_slot = self._case_order(s, subj.id)
             letter = _letters(a_slot)
-            by_letter = {letter[slot]: self._load_reads(s, read_ids[str(slot)]) for slot in (1, 2)}
+            reads = self._load_read_map(s, read_ids["1"] + read_ids["2"])
+            by_letter = {letter[slot]: [reads[i] for i in read_ids[str(slot)]] for slot in (1, 2)}
             reads_out: dict[str, Any] = {}
             for name in ("A", "B"):
                 [entry] = reads_to_json(by_letter[name])["reads"]
@@ -1423,7 +1413,7 @@ class DualReadingMixin:
             user = s.get(User, self._user_id)
             return None if user is None else user.password_hash
 
-        password_hash = self._run(check)
+        password_hash = self._run_read(check)
         if (
             not isinstance(password, str)
             or password_hash is None
@@ -1516,27 +1506,26 @@ class DualReadingMixin:
             self._require(
                 "acceptance.list", UserRole.ADMIN, entity_type="acceptance", entity_id=criteria
             )
-            q = (
-                select(AcceptanceRow, SubjectRow.code)
-                .join(SubjectRow, SubjectRow.id == AcceptanceRow.subject_id)
-                .where(AcceptanceRow.criteria == criteria)
-                .order_by(SubjectRow.code)
-            )
-            out = []
-            for row, code in s.execute(q):
-                ids = json.loads(row.read_ids)[str(row.accepted_slot)]
-                out.append(
-                    AcceptedRead(
-                        code,
-                        criteria,
-                        row.accepted_slot,
-                        row.basis,
-                        tuple(self._load_reads(s, ids)),
-                    )
-                )
-            return out
+            return self._accepted_reads(s, criteria)
 
-        return self._run(run)
+        return self._run_read(run)
+
+    def _accepted_reads(self, s: Session, criteria: str) -> list[AcceptedRead]:
+        q = (
+            select(AcceptanceRow, SubjectRow.code)
+            .join(SubjectRow, SubjectRow.id == AcceptanceRow.subject_id)
+            .where(AcceptanceRow.criteria == criteria)
+            .order_by(SubjectRow.code)
+        )
+        rows = [
+            (code, row.accepted_slot, row.basis, json.loads(row.read_ids)[str(row.accepted_slot)])
+            for row, code in s.execute(q)
+        ]
+        reads = self._load_read_map(s, (i for *_, ids in rows for i in ids))
+        return [
+            AcceptedRead(code, criteria, slot, basis, tuple(reads[i] for i in ids))
+            for code, slot, basis, ids in rows
+        ]
 
     def accepted_summary(self, criteria: str) -> TrialSummary:
         """The response engine's trial summary of the accepted reads under ``criteria`` (admin).
@@ -1552,13 +1541,30 @@ class DualReadingMixin:
         from readerstation.model.timeline import to_subject_timeline
 
         crit = resolve_criteria(criteria)
-        accepted = self.accepted_reads(criteria)
-        open_ = [d for d in self.list_discrepancies("open") if d.criteria == criteria]
-        if open_:
-            raise StoreError(
-                f"summary {criteria}: {len(open_)} discrepancy(ies) are still open (first: "
-                f"{open_[0].subject}); adjudicate them before summarising the accepted reads."
+
+        def run(s: Session) -> list[AcceptedRead]:
+            self._require(
+                "acceptance.list", UserRole.ADMIN, entity_type="acceptance", entity_id=criteria
             )
+            open_ = (
+                s.execute(
+                    select(SubjectRow.code)
+                    .join(DiscrepancyRow, DiscrepancyRow.subject_id == SubjectRow.id)
+                    .where(DiscrepancyRow.criteria == criteria, DiscrepancyRow.status == "open")
+                    .order_by(SubjectRow.code, DiscrepancyRow.id)
+                )
+                .scalars()
+                .all()
+            )
+            if open_:
+                raise StoreError(
+                    f"summary {criteria}: {len(open_)} discrepancy(ies) are still open (first: "
+                    f"{open_[0]}); adjudicate them before summarising the accepted reads."
+                )
+            return self._accepted_reads(s, criteria)
+
+        # one read-only transaction: the open discrepancies and the accepted reads are one snapshot
+        accepted = self._run_read(run)
         if not accepted:
             raise StoreError(
                 f"summary {criteria}: no accepted read yet; import or sign both reads of a "
@@ -1603,34 +1609,31 @@ class DualReadingMixin:
                 select(Assignment.subject_id, Assignment.slot, Assignment.reader_id)
             ):
                 slots.setdefault(sid, {})[slot] = rid
-            evaluations: dict[tuple[int, str], tuple[str, int | None]] = {}
+            # the read ids of each current evaluation: its discrepancy, else its acceptance
+            evaluations: dict[tuple[int, str], dict[str, list[int]]] = {}
             for d in s.execute(
                 select(DiscrepancyRow)
                 .where(DiscrepancyRow.status != "superseded")
                 .order_by(DiscrepancyRow.id)
             ).scalars():
-                evaluations[(d.subject_id, d.criteria)] = (d.read_ids, None)
-            endorsed = {
-                (a.subject_id, a.criteria): a.accepted_slot
-                for a in s.execute(
-                    select(AcceptanceRow).where(AcceptanceRow.basis == "adjudication")
-                ).scalars()
-            }
+                evaluations[(d.subject_id, d.criteria)] = json.loads(d.read_ids)
+            endorsed: dict[tuple[int, str], int] = {}
             for a in s.execute(select(AcceptanceRow)).scalars():
-                evaluations.setdefault((a.subject_id, a.criteria), (a.read_ids, None))
+                if a.basis == "adjudication":
+                    endorsed[(a.subject_id, a.criteria)] = a.accepted_slot
+                evaluations.setdefault((a.subject_id, a.criteria), json.loads(a.read_ids))
+            wanted = sorted(
+                ((k, ids) for k, ids in evaluations.items() if k[1] in charter.criteria),
+                key=lambda e: e[0],
+            )
+            reads = self._load_read_map(
+                s, (i for _, ids in wanted for key in ("1", "2") for i in ids[key])
+            )
             outcomes = []
-            cache: dict[str, list[TimepointRead]] = {}
-            for (sid, criteria), (ids_json, _) in sorted(evaluations.items()):
-                if criteria not in charter.criteria:
-                    continue
-                ids = json.loads(ids_json)
-                pair: dict[str, list[TimepointRead]] = {}
-                for key in ("1", "2"):
-                    k = json.dumps(ids[key])
-                    if k not in cache:
-                        cache[k] = self._load_reads(s, ids[key])
-                    pair[key] = cache[k]
-                comparison: Comparison = compare_reads(pair["1"], pair["2"], criteria, charter)
+            for (sid, criteria), ids in wanted:
+                comparison: Comparison = compare_reads(
+                    [reads[i] for i in ids["1"]], [reads[i] for i in ids["2"]], criteria, charter
+                )
                 slot_e = endorsed.get((sid, criteria)) if comparison.needs_adjudication else None
                 outcomes.append(
                     PairOutcome(
@@ -1642,4 +1645,4 @@ class DualReadingMixin:
                 )
             return compute_agreement(outcomes)
 
-        return self._run(run)
+        return self._run_read(run)

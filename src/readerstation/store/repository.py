@@ -54,7 +54,7 @@ from readerstation.errors import (
 )
 from readerstation.model.entities import Subject, Timepoint, TimepointRead, _code
 from readerstation.model.enums import ReadStatus, UserRole
-from readerstation.store._queries import latest_signed_row, timepoint_order
+from readerstation.store._queries import latest_signed_row
 from readerstation.store.audit import (
     AuditRecord,
     AuditVerification,
@@ -442,6 +442,16 @@ class Repository(DualReadingMixin):
         with self._tx() as s:
             return fn(s)
 
+    def _run_read(self, fn: Callable[[Session], _T]) -> _T:
+        """:meth:`_run` for ``fn`` that only reads: a read-only transaction, which on SQLite
+        neither takes nor waits for the write lock (refusals are audited all the same)."""
+        try:
+            with _read_transaction(self._store) as s:
+                return fn(s)
+        except _Refused as r:
+            _audit_refusal(self._store, self.user.name, r)
+            raise r.error from None
+
     # -- users ----------------------------------------------------------------------------
 
     def add_user(self, name: str, role: UserRole | str, password: str) -> UserInfo:
@@ -594,7 +604,7 @@ class Repository(DualReadingMixin):
         Returns
         -------
         list of (Subject, Timepoint)
-            Ordered by subject code, then scan date, then label.
+            Ordered by subject code, then scan date (undated last), then label.
 
         Raises
         ------
@@ -616,7 +626,14 @@ class Repository(DualReadingMixin):
                 .join(Assignment, Assignment.subject_id == SubjectRow.id)
                 .join(TimepointRow, TimepointRow.subject_id == SubjectRow.id)
                 .where(Assignment.reader_id == self._user_id)
-                .order_by(SubjectRow.code, TimepointRow.scan_date, TimepointRow.label)
+                # timepoint_order's order in SQL: undated last on every dialect (SQLite sorts
+                # NULL first, PostgreSQL last), as the store's gating and worklist() order them
+                .order_by(
+                    SubjectRow.code,
+                    TimepointRow.scan_date.is_(None),
+                    TimepointRow.scan_date,
+                    TimepointRow.label,
+                )
             )
             if subject_code is not None:
                 q = q.where(SubjectRow.code == subject_code)
@@ -1063,26 +1080,28 @@ class Repository(DualReadingMixin):
                 )
             user = s.get(User, self._user_id)
             draft = TimepointRead.from_dict(json.loads(row.content), read_id=row.id)
-            tps = s.execute(
-                select(TimepointRow).where(TimepointRow.subject_id == row.subject_id)
-            ).scalars()
-            first = min(tps, key=timepoint_order)
+            # one query for the subject's timepoints: the baseline and the previous timepoint
+            tps = self._subject_timepoints(s, row.subject_id)
+            k = [t.id for t in tps].index(row.timepoint_id)
+            code, label = draft.subject.code, draft.timepoint.label
             baseline = None
             missing = ""
-            if first.id != row.timepoint_id:
-                base_row = latest_signed_row(s, first.id, row.reader_id)
+            if k > 0:
+                base_row = latest_signed_row(s, tps[0].id, row.reader_id)
                 if base_row is None:
                     missing = (
-                        f"{draft.subject.code}/{draft.timepoint.label} is a follow-up and your "
-                        f"baseline read {draft.subject.code}/{first.label} is not signed; sign "
-                        "the baseline first"
+                        f"{code}/{label} is a follow-up and your baseline read "
+                        f"{code}/{tps[0].label} is not signed; sign the baseline first"
                     )
                 else:
                     baseline = TimepointRead.from_dict(json.loads(base_row.content))
-            # timepoint order: the previous timepoint (scan-date order) must be signed too
-            missing = missing or self._check_previous_signed(
-                s, row, draft.subject.code, draft.timepoint.label
-            )
+            # timepoint order: the previous timepoint (scan-date order) must be signed too (at
+            # k == 1 it is the baseline, checked above)
+            if not missing and k > 1 and latest_signed_row(s, tps[k - 1].id, row.reader_id) is None:
+                missing = (
+                    f"{code}/{label} opens once your read of the previous timepoint "
+                    f"{code}/{tps[k - 1].label} is signed; sign it first"
+                )
             return (
                 row.version,
                 None if user is None else user.password_hash,
@@ -1092,12 +1111,7 @@ class Repository(DualReadingMixin):
             )
 
         # 1. a short read-only transaction: the draft, its row version, the baseline
-        try:
-            with _read_transaction(self._store) as s:
-                version, password_hash, draft, baseline, missing = load(s)
-        except _Refused as r:
-            _audit_refusal(self._store, self.user.name, r)
-            raise r.error from None
+        version, password_hash, draft, baseline, missing = self._run_read(load)
         # 2. argon2 outside any transaction
         if (
             not isinstance(password, str)
